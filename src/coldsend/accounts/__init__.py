@@ -1,0 +1,1 @@
+"""Sending accounts: the workspace's own mailboxes, addressed by email."""

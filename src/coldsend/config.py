@@ -1,0 +1,42 @@
+"""Settings read from the environment (and a `.env` file in the working directory)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _default_home() -> Path:
+    return Path.home() / ".local" / "share" / "coldsend"
+
+
+class Settings(BaseSettings):
+    """Every knob of a Coldsend process; the README lists them for users."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
+
+    home: Path = Field(default_factory=_default_home, validation_alias="COLDSEND_HOME")
+    database_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("DATABASE_URL", "COLDSEND_DATABASE_URL")
+    )
+    secret_key: str | None = Field(default=None, validation_alias="COLDSEND_SECRET_KEY")
+    rate_limit_per_second: int = Field(default=100, ge=0, validation_alias="COLDSEND_RATE_LIMIT_PER_SECOND")
+    rate_limit_per_minute: int = Field(default=6000, ge=0, validation_alias="COLDSEND_RATE_LIMIT_PER_MINUTE")
+    db_pool_size: int = Field(default=10, ge=1, validation_alias="COLDSEND_DB_POOL_SIZE")
+    db_max_overflow: int = Field(default=10, ge=0, validation_alias="COLDSEND_DB_MAX_OVERFLOW")
+    auth_cache_seconds: float = Field(default=30.0, ge=0, validation_alias="COLDSEND_AUTH_CACHE_SECONDS")
+    log_level: str = Field(default="INFO", validation_alias="COLDSEND_LOG_LEVEL")
+    public_url: str | None = Field(default=None, validation_alias="COLDSEND_PUBLIC_URL")
+
+    @property
+    def embedded(self) -> bool:
+        """True when Coldsend runs its own PostgreSQL inside the data directory."""
+        return not self.database_url
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,73 @@
+"""The worker: background work that runs beside the API (in `coldsend serve`) or alone (`coldsend worker`).
+
+It keeps no state another process needs; any number of workers can share one PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from coldsend.config import Settings
+
+logger = logging.getLogger("coldsend.worker")
+
+PeriodicTask = Callable[[AsyncEngine], Awaitable[None]]
+
+
+async def purge_idle_rate_limit_counters(engine: AsyncEngine) -> None:
+    """Drop counters of workspaces idle for an hour; the table stays as small as the active set."""
+    async with engine.begin() as conn:
+        result = await conn.execute(
+            text(
+                "DELETE FROM rate_limit_counters "
+                "WHERE window_start < extract(epoch FROM now())::bigint - 3600"
+            )
+        )
+    if result.rowcount:
+        logger.info("purged %d idle rate-limit counters", result.rowcount)
+
+
+class Worker:
+    """Runs each periodic task on its own interval until stopped."""
+
+    def __init__(self, engine: AsyncEngine, settings: Settings) -> None:
+        self.engine = engine
+        self.settings = settings
+        self.tasks: list[tuple[str, float, PeriodicTask]] = [
+            ("purge-rate-limit-counters", 600.0, purge_idle_rate_limit_counters),
+        ]
+        self._running: list[asyncio.Task[None]] = []
+
+    async def start(self) -> None:
+        for name, interval, func in self.tasks:
+            self._running.append(asyncio.create_task(self._loop(name, interval, func), name=f"worker:{name}"))
+        logger.info("worker started with %d periodic task(s)", len(self.tasks))
+
+    async def _loop(self, name: str, interval: float, func: PeriodicTask) -> None:
+        while True:
+            try:
+                await func(self.engine)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.exception("periodic task %s failed; retrying in %.0fs", name, interval)
+            await asyncio.sleep(interval)
+
+    async def stop(self) -> None:
+        for task in self._running:
+            task.cancel()
+        await asyncio.gather(*self._running, return_exceptions=True)
+        self._running.clear()
+        logger.info("worker stopped")
+
+    async def run_forever(self) -> None:
+        await self.start()
+        try:
+            await asyncio.Event().wait()
+        finally:
+            await self.stop()

@@ -1,0 +1,1 @@
+"""Workspaces (Instantly's organizations): the tenant every other row belongs to."""

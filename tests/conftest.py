@@ -1,0 +1,195 @@
+"""Test fixtures: a real embedded PostgreSQL, one database per xdist worker built by the migrations,
+and one rolled-back transaction per test."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+from coldsend.api_keys.service import ApiKeyService
+from coldsend.app import create_app, install_database
+from coldsend.config import Settings
+from coldsend.kit.db import migrate
+from coldsend.kit.ratelimit import RateLimiter
+from coldsend.workspaces.repository import create_workspace
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+TEST_HOME = Path(os.environ.get("COLDSEND_TEST_HOME", f"/tmp/coldsend-tests-{hashlib.sha1(str(REPO_ROOT).encode()).hexdigest()[:8]}"))
+
+
+def reference_spec_path() -> Path | None:
+    """Instantly's OpenAPI document, if this checkout has the shared reference beside it."""
+    candidates = [os.environ.get("COLDSEND_REFERENCE_SPEC"), str(REPO_ROOT.parent / "shared/reference/instantly-openapi.json")]
+    for candidate in candidates:
+        if candidate and Path(candidate).is_file():
+            return Path(candidate)
+    return None
+
+
+def _server_socket_url() -> str:
+    """Start (or join) the test cluster; tune it for tests (no fsync) on first start."""
+    from coldsend.kit.embedded import embedded_database_url
+
+    TEST_HOME.mkdir(parents=True, exist_ok=True)
+    url = embedded_database_url(TEST_HOME, database="postgres")
+    return url
+
+
+@pytest.fixture(scope="session")
+def worker_id_name(request: pytest.FixtureRequest) -> str:
+    return getattr(request.config, "workerinput", {}).get("workerid", "main")
+
+
+@pytest.fixture(scope="session")
+def admin_url() -> str:
+    return _server_socket_url()
+
+
+@pytest.fixture(scope="session")
+def test_settings() -> Settings:
+    return Settings(COLDSEND_HOME=TEST_HOME, COLDSEND_RATE_LIMIT_PER_SECOND=0, COLDSEND_RATE_LIMIT_PER_MINUTE=0)
+
+
+async def _recreate_database(admin_url: str, name: str) -> str:
+    admin = create_async_engine(admin_url, isolation_level="AUTOCOMMIT")
+    async with admin.connect() as conn:
+        await conn.execute(text("ALTER SYSTEM SET fsync = off"))
+        await conn.execute(text("ALTER SYSTEM SET synchronous_commit = off"))
+        await conn.execute(text("ALTER SYSTEM SET full_page_writes = off"))
+        await conn.execute(text("SELECT pg_reload_conf()"))
+        await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        await conn.execute(text(f'CREATE DATABASE "{name}"'))
+    await admin.dispose()
+    return admin_url.replace("/postgres?", f"/{name}?")
+
+
+@pytest.fixture(scope="session")
+async def database_url(admin_url: str, worker_id_name: str) -> str:
+    return await _recreate_database(admin_url, f"coldsend_test_{worker_id_name}")
+
+
+@pytest.fixture(scope="session")
+async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    eng = create_async_engine(database_url, pool_size=5, max_overflow=5)
+    await migrate(eng)
+    yield eng
+    await eng.dispose()
+
+
+@pytest.fixture(scope="session")
+async def app(engine: AsyncEngine, test_settings: Settings) -> Any:
+    application = create_app(test_settings, manage_db=False)
+    install_database(application, engine, test_settings)
+    return application
+
+
+@pytest.fixture
+async def connection(engine: AsyncEngine, app: Any) -> AsyncIterator[AsyncConnection]:
+    """One connection in an outer transaction for the whole test; every request joins it."""
+    async with engine.connect() as conn:
+        outer = await conn.begin()
+        app.state.sessionmaker = async_sessionmaker(
+            bind=conn, expire_on_commit=False, join_transaction_mode="create_savepoint"
+        )
+        app.state.key_cache.forget()
+        app.state.rate_limiter = RateLimiter(None, 0, 0)
+        try:
+            yield conn
+        finally:
+            await outer.rollback()
+
+
+@pytest.fixture
+async def session(connection: AsyncConnection) -> AsyncIterator[AsyncSession]:
+    async with AsyncSession(bind=connection, expire_on_commit=False, join_transaction_mode="create_savepoint") as s:
+        yield s
+
+
+@pytest.fixture
+async def client(app: Any, connection: AsyncConnection) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://coldsend.test") as c:
+        yield c
+
+
+@dataclass
+class Tenant:
+    """A workspace with an all:all key, and a way to mint more keys in it."""
+
+    id: uuid.UUID
+    key: str
+    session: AsyncSession
+    client: httpx.AsyncClient
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.key}"}
+
+    async def key_with(self, *scopes: str) -> str:
+        created = await ApiKeyService(self.session, self.id).create("test", list(scopes), creator_scopes=None)
+        await self.session.flush()
+        return created.plaintext
+
+    async def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+        headers = {**self.headers, **kwargs.pop("headers", {})}
+        return await self.client.request(method, url, headers=headers, **kwargs)
+
+    async def get(self, url: str, **kwargs: Any) -> httpx.Response:
+        return await self.request("GET", url, **kwargs)
+
+    async def post(self, url: str, **kwargs: Any) -> httpx.Response:
+        return await self.request("POST", url, **kwargs)
+
+    async def patch(self, url: str, **kwargs: Any) -> httpx.Response:
+        return await self.request("PATCH", url, **kwargs)
+
+    async def delete(self, url: str, **kwargs: Any) -> httpx.Response:
+        return await self.request("DELETE", url, **kwargs)
+
+
+TenantFactory = Callable[[str], Awaitable[Tenant]]
+
+
+@pytest.fixture
+async def make_tenant(session: AsyncSession, client: httpx.AsyncClient) -> TenantFactory:
+    async def make(name: str = "Acme") -> Tenant:
+        workspace = await create_workspace(session, name)
+        created = await ApiKeyService(session, workspace.id).create("all", ["all:all"], creator_scopes=None)
+        await session.flush()
+        return Tenant(workspace.id, created.plaintext, session, client)
+
+    return make
+
+
+@pytest.fixture
+async def tenant(make_tenant: TenantFactory) -> Tenant:
+    return await make_tenant("Acme")
+
+
+@pytest.fixture
+async def other_tenant(make_tenant: TenantFactory) -> Tenant:
+    return await make_tenant("Rival")
+
+
+def run_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """Run the real `coldsend` command in a subprocess."""
+    return subprocess.run(
+        [sys.executable, "-m", "coldsend", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, **(env or {})},
+        check=False,
+    )
