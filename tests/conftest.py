@@ -26,12 +26,17 @@ from coldsend.kit.ratelimit import RateLimiter
 from coldsend.workspaces.repository import create_workspace
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-TEST_HOME = Path(os.environ.get("COLDSEND_TEST_HOME", f"/tmp/coldsend-tests-{hashlib.sha1(str(REPO_ROOT).encode()).hexdigest()[:8]}"))
+TEST_HOME = Path(
+    os.environ.get("COLDSEND_TEST_HOME", f"/tmp/coldsend-tests-{hashlib.sha1(str(REPO_ROOT).encode()).hexdigest()[:8]}")
+)
 
 
 def reference_spec_path() -> Path | None:
     """Instantly's OpenAPI document, if this checkout has the shared reference beside it."""
-    candidates = [os.environ.get("COLDSEND_REFERENCE_SPEC"), str(REPO_ROOT.parent / "shared/reference/instantly-openapi.json")]
+    candidates = [
+        os.environ.get("COLDSEND_REFERENCE_SPEC"),
+        str(REPO_ROOT.parent / "shared/reference/instantly-openapi.json"),
+    ]
     for candidate in candidates:
         if candidate and Path(candidate).is_file():
             return Path(candidate)

@@ -27,8 +27,8 @@ from coldsend.kit.auth import Authorize, KeyCache, RevocationListener
 from coldsend.kit.db import create_engine, create_sessionmaker, database_url, migrate
 from coldsend.kit.errors import install_error_handlers
 from coldsend.kit.ratelimit import RateLimiter
-from coldsend.workspaces.endpoints import router as workspaces_router
 from coldsend.kit.schemas import JSONResponse
+from coldsend.workspaces.endpoints import router as workspaces_router
 
 logger = logging.getLogger("coldsend.app")
 
@@ -77,9 +77,7 @@ class ApiCompatibility:
                 if extra:
                     headers = list(message.get("headers", []))
                     present = {k.lower() for k, _ in headers}
-                    headers.extend(
-                        (k.encode(), v.encode()) for k, v in extra.items() if k.encode() not in present
-                    )
+                    headers.extend((k.encode(), v.encode()) for k, v in extra.items() if k.encode() not in present)
                     message["headers"] = headers
             await send(message)
 
@@ -97,6 +95,17 @@ def route_scopes(route: APIRoute) -> Authorize | None:
     return None
 
 
+def operation_guards() -> dict[tuple[str, str], Authorize]:
+    """(METHOD, /api/v2/path) -> the Authorize guard of every API operation."""
+    guards: dict[tuple[str, str], Authorize] = {}
+    for router in ROUTERS:
+        for route in router.routes:
+            if isinstance(route, APIRoute) and (guard := route_scopes(route)) is not None:
+                for method in route.methods or ():
+                    guards[(method, API_PREFIX + route.path_format)] = guard
+    return guards
+
+
 def _custom_openapi(app: FastAPI) -> Callable[[], dict[str, Any]]:
     def build() -> dict[str, Any]:
         if app.openapi_schema:
@@ -111,19 +120,10 @@ def _custom_openapi(app: FastAPI) -> Callable[[], dict[str, Any]]:
             ),
             routes=app.routes,
         )
-        schema.setdefault("components", {})["securitySchemes"] = {
-            "ApiKeyAuth": {"type": "http", "scheme": "bearer"}
-        }
-        for route in app.routes:
-            if not isinstance(route, APIRoute) or not route.include_in_schema:
-                continue
-            guard = route_scopes(route)
-            if guard is None:
-                continue
-            for method in route.methods:
-                op = schema["paths"].get(route.path_format, {}).get(method.lower())
-                if op is None:
-                    continue
+        schema.setdefault("components", {})["securitySchemes"] = {"ApiKeyAuth": {"type": "http", "scheme": "bearer"}}
+        for (method, path), guard in operation_guards().items():
+            op = schema["paths"].get(path, {}).get(method.lower())
+            if op is not None:
                 op["security"] = [{"ApiKeyAuth": []}]
                 scopes = ", ".join(f"`{s}`" for s in guard.scopes)
                 text_ = f"Requires one of the following scopes: {scopes}"
@@ -156,8 +156,11 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = False, ma
 
                 worker = Worker(engine, settings)
                 await worker.start()
-            logger.info("Coldsend API ready (rate limits: %s/s, %s/min per workspace)",
-                        settings.rate_limit_per_second or "off", settings.rate_limit_per_minute or "off")
+            logger.info(
+                "Coldsend API ready (rate limits: %s/s, %s/min per workspace)",
+                settings.rate_limit_per_second or "off",
+                settings.rate_limit_per_minute or "off",
+            )
         try:
             yield
         finally:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
@@ -114,10 +115,8 @@ def worker() -> None:
         finally:
             await engine.dispose()
 
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(main())
-    except KeyboardInterrupt:
-        pass
 
 
 @app.command("migrate")
@@ -188,8 +187,14 @@ def keys_list(
     rows = run_with_db(get_settings(), work)
     table = Table("id", "workspace", "name", "scopes", "key", "created")
     for row in rows:
-        table.add_row(str(row.id), str(row.organization_id), row.name, ",".join(row.scopes), row.key_hint,
-                      isoformat(row.timestamp_created))
+        table.add_row(
+            str(row.id),
+            str(row.organization_id),
+            row.name,
+            ",".join(row.scopes),
+            row.key_hint,
+            isoformat(row.timestamp_created),
+        )
     out.print(table)
 
 

@@ -23,10 +23,7 @@ async def purge_idle_rate_limit_counters(engine: AsyncEngine) -> None:
     """Drop counters of workspaces idle for an hour; the table stays as small as the active set."""
     async with engine.begin() as conn:
         result = await conn.execute(
-            text(
-                "DELETE FROM rate_limit_counters "
-                "WHERE window_start < extract(epoch FROM now())::bigint - 3600"
-            )
+            text("DELETE FROM rate_limit_counters WHERE window_start < extract(epoch FROM now())::bigint - 3600")
         )
     if result.rowcount:
         logger.info("purged %d idle rate-limit counters", result.rowcount)

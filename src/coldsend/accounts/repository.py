@@ -20,7 +20,7 @@ class AccountRepository(WorkspaceRepository):
         wanted = sorted({e.strip().lower() for e in emails})
         if not wanted:
             return {}
-        statement = self._scoped(
-            select(func.lower(self.table.c.email), self.table.c.id)
-        ).where(func.lower(self.table.c.email).in_(wanted))
-        return {email: id_ for email, id_ in await self.all(statement)}
+        statement = self._scoped(select(func.lower(self.table.c.email), self.table.c.id)).where(
+            func.lower(self.table.c.email).in_(wanted)
+        )
+        return {row[0]: row[1] for row in await self.all(statement)}

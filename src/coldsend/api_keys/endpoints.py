@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
-from sqlalchemy import Row
 
 from coldsend.api_keys.schemas import APIKey, APIKeyCreate
 from coldsend.api_keys.service import ApiKeyService
@@ -13,6 +12,7 @@ from coldsend.kit.auth import Authorize, Principal
 from coldsend.kit.clock import isoformat
 from coldsend.kit.db import SessionDep
 from coldsend.kit.pagination import PageDep, page
+from coldsend.kit.repository import Record
 from coldsend.kit.schemas import COMMON_ERRORS, JSONResponse, Page, json
 
 router = APIRouter(tags=["APIKey"], responses=COMMON_ERRORS)
@@ -22,7 +22,7 @@ Create = Annotated[Principal, Depends(Authorize("api_keys", "create"))]
 Delete = Annotated[Principal, Depends(Authorize("api_keys", "delete"))]
 
 
-def serialize_key(row: Row[Any], plaintext: str | None = None) -> dict[str, Any]:
+def serialize_key(row: Record, plaintext: str | None = None) -> dict[str, Any]:
     return {
         "id": str(row.id),
         "name": row.name,
@@ -44,7 +44,7 @@ async def create_api_key(body: APIKeyCreate, principal: Create, session: Session
 
 @router.get("/api-keys", response_model=Page[APIKey], operation_id="listAPIKey", summary="List api key")
 async def list_api_keys(principal: Read, session: SessionDep, paging: PageDep) -> JSONResponse:
-    rows = await ApiKeyService(session, principal.organization_id).list(paging.uuid_cursor(), paging.limit)
+    rows = await ApiKeyService(session, principal.organization_id).list_page(paging.uuid_cursor(), paging.limit)
     return json(page(rows, paging.limit, serialize_key, lambda r: str(r.id)))
 
 

@@ -5,21 +5,20 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
-from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from coldsend.api_keys.repository import ApiKeyRepository
 from coldsend.kit.auth import generate_key, hash_key, key_hint, notify_revoked
 from coldsend.kit.errors import BadRequest, Forbidden, NotFound
 from coldsend.kit.ids import parse_uuid
+from coldsend.kit.repository import Record
 from coldsend.kit.scopes import grants, unknown_scopes
 
 
 @dataclass(frozen=True)
 class CreatedKey:
-    row: Row[Any]
+    row: Record
     plaintext: str
 
 
@@ -44,10 +43,10 @@ class ApiKeyService:
         )
         return CreatedKey(row=row, plaintext=plaintext)
 
-    async def list(self, after: uuid.UUID | None, limit: int) -> Sequence[Row[Any]]:
+    async def list_page(self, after: uuid.UUID | None, limit: int) -> Sequence[Record]:
         return await self.keys.active_page(after, limit)
 
-    async def revoke(self, key_id: str) -> Row[Any]:
+    async def revoke(self, key_id: str) -> Record:
         parsed = parse_uuid(key_id)
         row = await self.keys.revoke(parsed) if parsed else None
         if row is None:

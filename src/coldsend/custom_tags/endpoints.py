@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Query
-from sqlalchemy import Row
 
 from coldsend.custom_tags.schemas import (
     CustomTag,
@@ -20,6 +19,7 @@ from coldsend.kit.auth import Authorize, Principal
 from coldsend.kit.clock import isoformat
 from coldsend.kit.db import SessionDep
 from coldsend.kit.pagination import PageDep, page
+from coldsend.kit.repository import Record
 from coldsend.kit.schemas import COMMON_ERRORS, ErrorBody, JSONResponse, Page, json
 
 router = APIRouter(tags=["CustomTag"], responses=COMMON_ERRORS)
@@ -31,10 +31,12 @@ Update = Annotated[Principal, Depends(Authorize("custom_tags", "update"))]
 Delete = Annotated[Principal, Depends(Authorize("custom_tags", "delete"))]
 MappingsRead = Annotated[Principal, Depends(Authorize("custom_tag_mappings", "read"))]
 
-CONFLICT = {409: {"model": ErrorBody, "description": "Another tag of the workspace has the same label"}}
+CONFLICT: dict[int | str, dict[str, Any]] = {
+    409: {"model": ErrorBody, "description": "Another tag of the workspace has the same label"}
+}
 
 
-def serialize_tag(row: Row[Any]) -> dict[str, Any]:
+def serialize_tag(row: Record) -> dict[str, Any]:
     return {
         "id": str(row.id),
         "timestamp_created": isoformat(row.timestamp_created),
@@ -45,7 +47,7 @@ def serialize_tag(row: Row[Any]) -> dict[str, Any]:
     }
 
 
-def serialize_mapping(row: Row[Any]) -> dict[str, Any]:
+def serialize_mapping(row: Record) -> dict[str, Any]:
     return {
         "id": str(row.id),
         "tag_id": str(row.tag_id),
@@ -56,12 +58,17 @@ def serialize_mapping(row: Row[Any]) -> dict[str, Any]:
     }
 
 
-def _cursor(row: Row[Any]) -> str:
+def _cursor(row: Record) -> str:
     return str(row.id)
 
 
-@router.post("/custom-tags", response_model=CustomTag, responses=CONFLICT, operation_id="createCustomTag",
-             summary="Create custom tag")
+@router.post(
+    "/custom-tags",
+    response_model=CustomTag,
+    responses=CONFLICT,
+    operation_id="createCustomTag",
+    summary="Create custom tag",
+)
 async def create_custom_tag(body: CustomTagCreate, principal: Create, session: SessionDep) -> JSONResponse:
     row = await CustomTagService(session, principal.organization_id).create(body)
     return json(serialize_tag(row))
@@ -78,14 +85,18 @@ async def list_custom_tags(
     ] = None,
     tag_ids: Annotated[str | None, Query(description="Comma-separated tag ids")] = None,
 ) -> JSONResponse:
-    rows = await CustomTagService(session, principal.organization_id).list(
+    rows = await CustomTagService(session, principal.organization_id).list_page(
         paging.uuid_cursor(), paging.limit, search=search, tag_ids=tag_ids, resource_ids=resource_ids
     )
     return json(page(rows, paging.limit, serialize_tag, _cursor))
 
 
-@router.post("/custom-tags/toggle-resource", response_model=ToggleResult, operation_id="toggleTagResource",
-             summary="Assign or unassign tags to resources")
+@router.post(
+    "/custom-tags/toggle-resource",
+    response_model=ToggleResult,
+    operation_id="toggleTagResource",
+    summary="Assign or unassign tags to resources",
+)
 async def toggle_tag_resource(body: ToggleResource, principal: Update, session: SessionDep) -> JSONResponse:
     await CustomTagService(session, principal.organization_id).toggle(body)
     return json({"success": True})
@@ -97,8 +108,13 @@ async def get_custom_tag(id: str, principal: Read, session: SessionDep) -> JSONR
     return json(serialize_tag(row))
 
 
-@router.patch("/custom-tags/{id}", response_model=CustomTag, responses=CONFLICT, operation_id="patchCustomTag",
-              summary="Patch custom tag")
+@router.patch(
+    "/custom-tags/{id}",
+    response_model=CustomTag,
+    responses=CONFLICT,
+    operation_id="patchCustomTag",
+    summary="Patch custom tag",
+)
 async def patch_custom_tag(
     id: str, principal: Update, session: SessionDep, body: Annotated[CustomTagUpdate, Body()]
 ) -> JSONResponse:
@@ -106,22 +122,25 @@ async def patch_custom_tag(
     return json(serialize_tag(row))
 
 
-@router.delete("/custom-tags/{id}", response_model=CustomTag, operation_id="deleteCustomTag",
-               summary="Delete custom tag")
+@router.delete(
+    "/custom-tags/{id}", response_model=CustomTag, operation_id="deleteCustomTag", summary="Delete custom tag"
+)
 async def delete_custom_tag(id: str, principal: Delete, session: SessionDep) -> JSONResponse:
     row = await CustomTagService(session, principal.organization_id).delete(id)
     return json(serialize_tag(row))
 
 
-@mapping_router.get("/custom-tag-mappings", response_model=Page[CustomTagMapping],
-                    operation_id="listCustomTagMapping", summary="List custom tag mapping")
+@mapping_router.get(
+    "/custom-tag-mappings",
+    response_model=Page[CustomTagMapping],
+    operation_id="listCustomTagMapping",
+    summary="List custom tag mapping",
+)
 async def list_custom_tag_mappings(
     principal: MappingsRead,
     session: SessionDep,
     paging: PageDep,
-    resource_ids: Annotated[
-        str | None, Query(description="Comma-separated account emails or campaign ids")
-    ] = None,
+    resource_ids: Annotated[str | None, Query(description="Comma-separated account emails or campaign ids")] = None,
 ) -> JSONResponse:
     rows = await CustomTagService(session, principal.organization_id).list_mappings(
         paging.uuid_cursor(), paging.limit, resource_ids

@@ -6,16 +6,16 @@ import uuid
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
-from sqlalchemy import ColumnElement, Row, Select, String, Table, and_, cast, delete, exists, func, select
+from sqlalchemy import ColumnElement, Select, String, Table, and_, cast, delete, exists, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-from coldsend.accounts.models import Account
 from coldsend.accounts.filters import escape_like
+from coldsend.accounts.models import Account
 from coldsend.custom_tags.models import CustomTag, CustomTagMapping
 from coldsend.custom_tags.schemas import ResourceType
-from coldsend.kit.ids import new_id
 from coldsend.kit.clock import utcnow
-from coldsend.kit.repository import WorkspaceRepository
+from coldsend.kit.ids import new_id
+from coldsend.kit.repository import Record, WorkspaceRepository
 
 TAGS: Table = CustomTag.__table__  # type: ignore[assignment]
 MAPPINGS: Table = CustomTagMapping.__table__  # type: ignore[assignment]
@@ -30,7 +30,7 @@ def normalize_label(label: str) -> str:
 class CustomTagRepository(WorkspaceRepository):
     table: ClassVar[Table] = TAGS
 
-    async def by_label_key(self, label_key: str) -> Row[Any] | None:
+    async def by_label_key(self, label_key: str) -> Record | None:
         return await self.first(TAGS.c.label_key == label_key)
 
     async def existing_ids(self, ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:
@@ -45,16 +45,14 @@ class CustomTagRepository(WorkspaceRepository):
         search: str | None,
         tag_ids: list[uuid.UUID] | None,
         resource_ids: list[uuid.UUID] | None,
-    ) -> Sequence[Row[Any]]:
+    ) -> Sequence[Record]:
         where: list[ColumnElement[bool]] = []
         if search:
             where.append(TAGS.c.label_key.like(f"%{escape_like(normalize_label(search))}%", escape="\\"))
         if tag_ids is not None:
             where.append(TAGS.c.id.in_(tag_ids))
         if resource_ids is not None:
-            mapped = self._scoped(select(MAPPINGS.c.tag_id), MAPPINGS).where(
-                MAPPINGS.c.resource_id.in_(resource_ids)
-            )
+            mapped = self._scoped(select(MAPPINGS.c.tag_id), MAPPINGS).where(MAPPINGS.c.resource_id.in_(resource_ids))
             where.append(TAGS.c.id.in_(mapped))
         return await self.page(after, limit, *where)
 
@@ -87,7 +85,7 @@ class CustomTagMappingRepository(WorkspaceRepository):
 
     async def search_page(
         self, after: uuid.UUID | None, limit: int, resource_ids: list[uuid.UUID] | None
-    ) -> Sequence[Row[Any]]:
+    ) -> Sequence[Record]:
         statement = self._with_resource_name()
         if resource_ids is not None:
             statement = statement.where(MAPPINGS.c.resource_id.in_(resource_ids))
@@ -132,7 +130,9 @@ class CustomTagMappingRepository(WorkspaceRepository):
 
 
 def tagged_with_any(
-    resource_type: ResourceType, resource_id: ColumnElement[Any], organization_id: ColumnElement[Any],
+    resource_type: ResourceType,
+    resource_id: ColumnElement[Any],
+    organization_id: ColumnElement[Any],
     tag_ids: Sequence[uuid.UUID],
 ) -> ColumnElement[bool]:
     """Condition: the resource carries at least one of the tags (for list filters of any resource)."""
@@ -145,7 +145,9 @@ def tagged_with_any(
 
 
 def tagged_with_all(
-    resource_type: ResourceType, resource_id: ColumnElement[Any], organization_id: ColumnElement[Any],
+    resource_type: ResourceType,
+    resource_id: ColumnElement[Any],
+    organization_id: ColumnElement[Any],
     tag_ids: Sequence[uuid.UUID],
 ) -> ColumnElement[bool]:
     """Condition: the resource carries every one of the tags."""

@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Row, Select, Table
+from sqlalchemy import Select, Table
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -37,6 +37,7 @@ from coldsend.kit.clock import utcnow
 from coldsend.kit.errors import BadRequest, Conflict, NotFound
 from coldsend.kit.ids import parse_uuid
 from coldsend.kit.pagination import split_csv
+from coldsend.kit.repository import Record
 
 LABEL_TAKEN = "A tag with this name already exists."
 
@@ -52,7 +53,7 @@ class CustomTagService:
 
     # -- tags -----------------------------------------------------------------------------------
 
-    async def create(self, body: CustomTagCreate) -> Row[Any]:
+    async def create(self, body: CustomTagCreate) -> Record:
         label = body.label.strip()
         key = normalize_label(label)
         if await self.tags.by_label_key(key) is not None:
@@ -63,14 +64,14 @@ class CustomTagService:
         except IntegrityError as exc:  # a concurrent request took the label between check and insert
             raise Conflict(LABEL_TAKEN) from exc
 
-    async def get(self, tag_id: str) -> Row[Any]:
+    async def get(self, tag_id: str) -> Record:
         parsed = parse_uuid(tag_id)
         row = await self.tags.get(parsed) if parsed else None
         if row is None:
             raise NotFound("Custom tag not found")
         return row
 
-    async def update(self, tag_id: str, body: CustomTagUpdate) -> Row[Any]:
+    async def update(self, tag_id: str, body: CustomTagUpdate) -> Record:
         fields = body.model_fields_set
         if not fields & {"label", "description"}:
             raise BadRequest("body must have at least one of the properties 'label', 'description'")
@@ -96,14 +97,14 @@ class CustomTagService:
             raise NotFound("Custom tag not found")
         return row
 
-    async def delete(self, tag_id: str) -> Row[Any]:
+    async def delete(self, tag_id: str) -> Record:
         current = await self.get(tag_id)
         row = await self.tags.delete(current.id)
         if row is None:
             raise NotFound("Custom tag not found")
         return row
 
-    async def list(
+    async def list_page(
         self,
         after: uuid.UUID | None,
         limit: int,
@@ -111,7 +112,7 @@ class CustomTagService:
         search: str | None,
         tag_ids: str | None,
         resource_ids: str | None,
-    ) -> Sequence[Row[Any]]:
+    ) -> Sequence[Record]:
         wanted_tags = None
         if tag_ids is not None:
             wanted_tags = [_uuid_or_400(v, "querystring/tag_ids") for v in split_csv(tag_ids)]
@@ -124,9 +125,7 @@ class CustomTagService:
 
     # -- mappings -------------------------------------------------------------------------------
 
-    async def list_mappings(
-        self, after: uuid.UUID | None, limit: int, resource_ids: str | None
-    ) -> Sequence[Row[Any]]:
+    async def list_mappings(self, after: uuid.UUID | None, limit: int, resource_ids: str | None) -> Sequence[Record]:
         wanted = None
         if resource_ids is not None:
             wanted = await self._resolve_any_resource_ids(split_csv(resource_ids))
@@ -240,4 +239,3 @@ def _uuid_or_400(value: str, where: str) -> uuid.UUID:
     if parsed is None:
         raise BadRequest(f"{where} must be a comma-separated list of UUIDs; '{value}' is not one")
     return parsed
-

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import hashlib
 import logging
 import secrets
@@ -86,9 +87,7 @@ class KeyCache:
             self.entries.clear()
 
 
-_LOOKUP = text(
-    "SELECT organization_id, id, scopes FROM api_keys WHERE key_hash = :h AND revoked_at IS NULL"
-)
+_LOOKUP = text("SELECT organization_id, id, scopes FROM api_keys WHERE key_hash = :h AND revoked_at IS NULL")
 
 
 def _bearer_token(request: Request) -> str:
@@ -140,9 +139,7 @@ class Authorize:
         if limiter.enabled:
             await limiter.hit(request, principal.organization_id)
         if not grants(principal.scopes, self.resource, self.action):
-            raise Forbidden(
-                f"This API key lacks the scope for this action; it needs one of: {', '.join(self.scopes)}"
-            )
+            raise Forbidden(f"This API key lacks the scope for this action; it needs one of: {', '.join(self.scopes)}")
         request.state.principal = principal
         return principal
 
@@ -172,18 +169,23 @@ class RevocationListener:
         while True:
             try:
                 self._conn = await asyncpg.connect(self.dsn)
+                closed = asyncio.Event()
+                self._conn.add_termination_listener(lambda _c, done=closed: done.set())
                 await self._conn.add_listener(REVOCATION_CHANNEL, self._on_notify)
                 self.cache.forget()  # anything may have been revoked while we were not listening
                 delay = 1.0
-                while not self._conn.is_closed():
-                    await asyncio.sleep(5)
+                while not closed.is_set():
+                    try:
+                        await asyncio.wait_for(closed.wait(), timeout=30)
+                    except TimeoutError:
+                        await asyncio.wait_for(self._conn.execute("SELECT 1"), timeout=10)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # the database restarted or is unreachable: retry, keep TTL safety
                 logger.warning("key revocation listener lost its connection (%s); retrying", exc)
-                self.cache.forget()
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 30.0)
+            self.cache.forget()
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 30.0)
 
     def _on_notify(self, _conn: object, _pid: int, _channel: str, payload: str) -> None:
         self.cache.forget(payload)
@@ -191,9 +193,7 @@ class RevocationListener:
     async def stop(self) -> None:
         if self._task is not None:
             self._task.cancel()
-            try:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._task
-            except (asyncio.CancelledError, Exception):
-                pass
         if self._conn is not None and not self._conn.is_closed():
             await self._conn.close()

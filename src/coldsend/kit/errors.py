@@ -10,6 +10,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
 from coldsend.kit.schemas import JSONResponse
 
 logger = logging.getLogger("coldsend.api")

@@ -46,8 +46,9 @@ def page_params(
 PageDep = Annotated[PageParams, Depends(page_params)]
 
 
-def page(rows: Sequence[T], limit: int, serialize: Callable[[T], dict[str, Any]],
-         cursor: Callable[[T], str]) -> dict[str, Any]:
+def page(
+    rows: Sequence[T], limit: int, serialize: Callable[[T], dict[str, Any]], cursor: Callable[[T], str]
+) -> dict[str, Any]:
     """Build a page from `limit + 1` fetched rows: the extra row only tells that another page exists."""
     items = [serialize(row) for row in rows[:limit]]
     body: dict[str, Any] = {"items": items}

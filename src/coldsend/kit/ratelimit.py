@@ -60,9 +60,7 @@ class RateLimiter:
         assert self.engine is not None
         async with self.engine.connect() as conn:
             conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
-            rows = (
-                await conn.execute(self._statement, {"org": organization_id, "periods": list(self.limits)})
-            ).all()
+            rows = (await conn.execute(self._statement, {"org": organization_id, "periods": list(self.limits)})).all()
         states: list[tuple[bool, RateLimitState]] = []
         for period, hits, window_start, now in rows:
             limit = self.limits[period]

@@ -18,6 +18,9 @@ from sqlalchemy.sql.selectable import Select
 
 S = TypeVar("S", Select[Any], Update, Delete)
 
+# A result row with attribute access; its columns are whatever the statement selected.
+Record = Row[*tuple[Any, ...]]
+
 
 class WorkspaceRepository:
     """Queries on one table, always restricted to the caller's workspace."""
@@ -36,34 +39,32 @@ class WorkspaceRepository:
     def select(self, *where: ColumnElement[bool]) -> Select[Any]:
         return self._scoped(select(self.table)).where(*where)
 
-    async def get(self, id: uuid.UUID) -> Row[Any] | None:
+    async def get(self, id: uuid.UUID) -> Record | None:
         return (await self.session.execute(self.select(self.table.c.id == id))).first()
 
-    async def first(self, *where: ColumnElement[bool]) -> Row[Any] | None:
+    async def first(self, *where: ColumnElement[bool]) -> Record | None:
         return (await self.session.execute(self.select(*where).limit(1))).first()
 
-    async def all(self, statement: Select[Any]) -> Sequence[Row[Any]]:
+    async def all(self, statement: Select[Any]) -> Sequence[Record]:
         return (await self.session.execute(statement)).all()
 
-    async def page(
-        self, after: uuid.UUID | None, limit: int, *where: ColumnElement[bool]
-    ) -> Sequence[Row[Any]]:
+    async def page(self, after: uuid.UUID | None, limit: int, *where: ColumnElement[bool]) -> Sequence[Record]:
         """`limit + 1` rows in id order after the cursor: an index range scan at any depth."""
         statement = self.select(*where)
         if after is not None:
             statement = statement.where(self.table.c.id > after)
         return await self.all(statement.order_by(self.table.c.id).limit(limit + 1))
 
-    async def insert(self, **values: Any) -> Row[Any]:
+    async def insert(self, **values: Any) -> Record:
         values["organization_id"] = self.organization_id
         statement = insert(self.table).values(**values).returning(*self.table.c)
         return (await self.session.execute(statement)).one()
 
-    async def update(self, id: uuid.UUID, **values: Any) -> Row[Any] | None:
+    async def update(self, id: uuid.UUID, **values: Any) -> Record | None:
         statement = self._scoped(update(self.table)).where(self.table.c.id == id)
         return (await self.session.execute(statement.values(**values).returning(*self.table.c))).first()
 
-    async def delete(self, id: uuid.UUID) -> Row[Any] | None:
+    async def delete(self, id: uuid.UUID) -> Record | None:
         statement = self._scoped(delete(self.table)).where(self.table.c.id == id)
         return (await self.session.execute(statement.returning(*self.table.c))).first()
 

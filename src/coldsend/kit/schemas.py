@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any, Generic, TypeVar
 
 import orjson
-from starlette.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.responses import Response
 
 T = TypeVar("T")
 
@@ -18,7 +18,7 @@ class Schema(BaseModel):
 
 
 class ErrorBody(Schema):
-    statusCode: int = Field(examples=[404])  # noqa: N815 - wire name
+    statusCode: int = Field(examples=[404])
     error: str = Field(examples=["Not Found"])
     message: str = Field(examples=["Resource not found"])
 

@@ -8,13 +8,41 @@ ACTIONS = ("all", "create", "read", "update", "delete")
 
 # Resources as the reference's APIKey.scopes enum names them (note the hyphens in two of them).
 _FULL = (
-    "all", "ai_agents", "api_keys", "audit_logs", "custom_prompt_templates", "account_campaign_mappings",
-    "campaigns", "inbox_placement_tests", "inbox_placement_analytics", "inbox_placement_reports",
-    "lead_lists", "leads", "background-jobs", "custom_tags", "custom_tag_mappings", "crm_actions",
-    "accounts", "block_list_entries", "lead-labels", "emails", "email_templates", "workspaces",
-    "workspace_billing", "workspace_group_members", "workspace_members", "subsequences", "ai_sdr",
-    "ai_sdr_replies", "ai_inbox_manager_analytics", "sales_flows", "webhooks", "webhook_events",
-    "security_tokens", "dfy_email_account_orders", "auth",
+    "all",
+    "ai_agents",
+    "api_keys",
+    "audit_logs",
+    "custom_prompt_templates",
+    "account_campaign_mappings",
+    "campaigns",
+    "inbox_placement_tests",
+    "inbox_placement_analytics",
+    "inbox_placement_reports",
+    "lead_lists",
+    "leads",
+    "background-jobs",
+    "custom_tags",
+    "custom_tag_mappings",
+    "crm_actions",
+    "accounts",
+    "block_list_entries",
+    "lead-labels",
+    "emails",
+    "email_templates",
+    "workspaces",
+    "workspace_billing",
+    "workspace_group_members",
+    "workspace_members",
+    "subsequences",
+    "ai_sdr",
+    "ai_sdr_replies",
+    "ai_inbox_manager_analytics",
+    "sales_flows",
+    "webhooks",
+    "webhook_events",
+    "security_tokens",
+    "dfy_email_account_orders",
+    "auth",
 )
 # Resources that only know some actions.
 _PARTIAL = {
@@ -23,8 +51,7 @@ _PARTIAL = {
 }
 
 KNOWN_SCOPES: frozenset[str] = frozenset(
-    [f"{r}:{a}" for r in _FULL for a in ACTIONS]
-    + [f"{r}:{a}" for r, acts in _PARTIAL.items() for a in acts]
+    [f"{r}:{a}" for r in _FULL for a in ACTIONS] + [f"{r}:{a}" for r, acts in _PARTIAL.items() for a in acts]
 )
 
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends
-from sqlalchemy import Row
 
 from coldsend.kit.auth import Authorize, Principal
 from coldsend.kit.clock import isoformat
 from coldsend.kit.db import SessionDep
+from coldsend.kit.repository import Record
 from coldsend.kit.schemas import COMMON_ERRORS, JSONResponse, json
 from coldsend.workspaces.schemas import Workspace, WorkspaceUpdate
 from coldsend.workspaces.service import WorkspaceService
@@ -20,7 +20,7 @@ Read = Annotated[Principal, Depends(Authorize("workspaces", "read"))]
 Update = Annotated[Principal, Depends(Authorize("workspaces", "update"))]
 
 
-def serialize_workspace(row: Row[Any]) -> dict[str, Any]:
+def serialize_workspace(row: Record) -> dict[str, Any]:
     verification = row.plan_id_verification
     return {
         "id": str(row.id),
@@ -49,8 +49,7 @@ async def get_current_workspace(principal: Read, session: SessionDep) -> JSONRes
     return json(serialize_workspace(row))
 
 
-@router.patch("/workspaces/current", response_model=Workspace, operation_id="patchWorkspace",
-              summary="Patch workspace")
+@router.patch("/workspaces/current", response_model=Workspace, operation_id="patchWorkspace", summary="Patch workspace")
 async def patch_current_workspace(
     principal: Update, session: SessionDep, body: Annotated[WorkspaceUpdate, Body()]
 ) -> JSONResponse:

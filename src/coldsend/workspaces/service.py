@@ -5,11 +5,11 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from coldsend.kit.clock import utcnow
 from coldsend.kit.errors import BadRequest, NotFound
+from coldsend.kit.repository import Record
 from coldsend.workspaces.repository import WorkspaceRepository
 from coldsend.workspaces.schemas import WorkspaceUpdate
 
@@ -20,13 +20,13 @@ class WorkspaceService:
     def __init__(self, session: AsyncSession, organization_id: uuid.UUID) -> None:
         self.workspaces = WorkspaceRepository(session, organization_id)
 
-    async def current(self) -> Row[Any]:
+    async def current(self) -> Record:
         row = await self.workspaces.get()
         if row is None:
             raise NotFound("Workspace not found")
         return row
 
-    async def update(self, body: WorkspaceUpdate) -> Row[Any]:
+    async def update(self, body: WorkspaceUpdate) -> Record:
         fields = [f for f in EDITABLE if f in body.model_fields_set]
         if not fields:
             raise BadRequest("body must have at least one of the properties 'name', 'org_logo_url'")

@@ -122,9 +122,7 @@ def upgrade() -> None:
             ["custom_tags.organization_id", "custom_tags.id"],
             ondelete="CASCADE",
         ),
-        sa.UniqueConstraint(
-            "organization_id", "tag_id", "resource_type", "resource_id", name="uq_custom_tag_mappings"
-        ),
+        sa.UniqueConstraint("organization_id", "tag_id", "resource_type", "resource_id", name="uq_custom_tag_mappings"),
     )
     op.create_index(
         "ix_custom_tag_mappings_resource",
@@ -148,6 +146,13 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    for table in ("rate_limit_counters", "custom_tag_mappings", "campaigns", "accounts", "custom_tags",
-                  "api_keys", "workspaces"):
+    for table in (
+        "rate_limit_counters",
+        "custom_tag_mappings",
+        "campaigns",
+        "accounts",
+        "custom_tags",
+        "api_keys",
+        "workspaces",
+    ):
         op.drop_table(table)
