@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from coldsend.config import Settings, get_settings
 from coldsend.kit.clock import isoformat
+from coldsend.kit.crypto import secret_box
 from coldsend.kit.db import create_engine, create_sessionmaker, database_url, migrate
 from coldsend.kit.errors import ApiError
 
@@ -90,6 +91,7 @@ def serve(
 
     settings = get_settings()
     setup_logging(settings.log_level)
+    secret_box(settings)  # create the encryption key on first start, before anything needs it
     first_key = run_with_db(settings, bootstrap_first_workspace)
     if first_key:
         out.print("[bold green]Created the first workspace and an all:all API key.[/bold green]")
