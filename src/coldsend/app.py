@@ -129,6 +129,12 @@ def _custom_openapi(app: FastAPI) -> Callable[[], dict[str, Any]]:
                 text_ = f"Requires one of the following scopes: {scopes}"
                 op["description"] = f"{op['description']}\n\n{text_}" if op.get("description") else text_
                 op["x-required-scopes"] = list(guard.scopes)
+        # validation failures answer 400 in the envelope (declared per router), never FastAPI's 422
+        for operations in schema["paths"].values():
+            for op in operations.values():
+                op.get("responses", {}).pop("422", None)
+        for name in ("HTTPValidationError", "ValidationError"):
+            schema["components"].get("schemas", {}).pop(name, None)
         app.openapi_schema = schema
         return schema
 

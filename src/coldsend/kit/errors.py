@@ -9,6 +9,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from coldsend.kit.schemas import JSONResponse
@@ -122,6 +123,13 @@ def install_error_handlers(app: FastAPI) -> None:
         elif exc.status_code == 405:
             message = f"Method {request.method} is not allowed on {request.url.path}"
         return error_response(exc.status_code, message or "Error", getattr(exc, "headers", None))
+
+    @app.exception_handler(DBAPIError)
+    async def _database(request: Request, exc: DBAPIError) -> JSONResponse:
+        if getattr(exc.orig, "sqlstate", None) == "22021":  # text PostgreSQL cannot store (NUL byte)
+            return error_response(400, "Text values must not contain the NUL character (\\u0000)")
+        logger.exception("database error on %s %s", request.method, request.url.path)
+        return error_response(500, "Internal Server Error")
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

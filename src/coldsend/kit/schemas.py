@@ -6,7 +6,7 @@ from typing import Any, Generic, TypeVar
 
 import orjson
 from pydantic import BaseModel, ConfigDict, Field
-from starlette.responses import Response
+from starlette.responses import JSONResponse as StarletteJSONResponse
 
 T = TypeVar("T")
 
@@ -36,7 +36,7 @@ COMMON_ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-class JSONResponse(Response):
+class JSONResponse(StarletteJSONResponse):
     """orjson-rendered JSON: endpoints hand over dicts already in wire shape, so no second validation."""
 
     media_type = "application/json"
