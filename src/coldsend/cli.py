@@ -5,13 +5,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import signal
+import sys
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
-from rich.table import Table
+from rich.table import Column, Table
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from coldsend.config import Settings, get_settings
@@ -31,8 +33,14 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(workspaces_app, name="workspaces")
 
 err = Console(stderr=True, soft_wrap=True)
-out = Console(soft_wrap=True)
+out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 10_000)
 T = TypeVar("T")
+
+
+def exit_on_sigterm() -> None:
+    """Turn SIGTERM (systemctl stop, docker stop) into a normal exit, so shutdown hooks run and the
+    last process using the embedded PostgreSQL stops it."""
+    signal.signal(signal.SIGTERM, lambda _sig, _frame: sys.exit(0))
 
 
 def setup_logging(level: str) -> None:
@@ -91,6 +99,7 @@ def serve(
 
     settings = get_settings()
     setup_logging(settings.log_level)
+    exit_on_sigterm()
     secret_box(settings)  # create the encryption key on first start, before anything needs it
     first_key = run_with_db(settings, bootstrap_first_workspace)
     if first_key:
@@ -108,6 +117,7 @@ def worker() -> None:
 
     settings = get_settings()
     setup_logging(settings.log_level)
+    exit_on_sigterm()
 
     async def main() -> None:
         engine: AsyncEngine = create_engine(database_url(settings), settings, application_name="coldsend-worker")
@@ -134,13 +144,13 @@ def migrate_command() -> None:
     out.print("Database is up to date.")
 
 
-def _parse_workspace(value: str | None) -> uuid.UUID | None:
+def _parse_id(value: str | None, what: str = "workspace id") -> uuid.UUID | None:
     if value is None:
         return None
     try:
         return uuid.UUID(value)
     except ValueError as exc:
-        raise typer.BadParameter(f"'{value}' is not a workspace id") from exc
+        raise typer.BadParameter(f"'{value}' is not a {what}") from exc
 
 
 @keys_app.command("create")
@@ -153,7 +163,7 @@ def keys_create(
     from coldsend.api_keys.service import ApiKeyService
     from coldsend.workspaces.repository import create_workspace, list_workspaces
 
-    workspace_id = _parse_workspace(workspace)
+    workspace_id = _parse_id(workspace)
     scope_list = [s.strip() for s in scopes.split(",") if s.strip()]
     if not scope_list:
         raise typer.BadParameter("give at least one scope", param_hint="--scopes")
@@ -181,13 +191,15 @@ def keys_list(
     """List active API keys (the keys themselves are never shown again, only a hint)."""
     from coldsend.api_keys.repository import all_active_keys
 
-    workspace_id = _parse_workspace(workspace)
+    workspace_id = _parse_id(workspace)
 
     async def work(session: AsyncSession) -> list[Any]:
         return list(await all_active_keys(session, workspace_id))
 
     rows = run_with_db(get_settings(), work)
-    table = Table("id", "workspace", "name", "scopes", "key", "created")
+    table = Table(
+        Column("id", overflow="fold"), Column("workspace", overflow="fold"), "name", "scopes", "key", "created"
+    )
     for row in rows:
         table.add_row(
             str(row.id),
@@ -206,7 +218,7 @@ def keys_revoke(key_id: Annotated[str, typer.Argument(help="The key's id (see `c
     from coldsend.api_keys.repository import find_key_anywhere
     from coldsend.api_keys.service import ApiKeyService
 
-    parsed = _parse_workspace(key_id)
+    parsed = _parse_id(key_id, "key id")
     assert parsed is not None
 
     async def work(session: AsyncSession) -> None:
@@ -238,7 +250,7 @@ def workspaces_list() -> None:
     async def work(session: AsyncSession) -> list[Any]:
         return list(await list_workspaces(session))
 
-    table = Table("id", "name", "created")
+    table = Table(Column("id", overflow="fold"), "name", "created")
     for row in run_with_db(get_settings(), work):
         table.add_row(str(row.id), row.name, isoformat(row.timestamp_created))
     out.print(table)
