@@ -19,7 +19,10 @@ from sqlalchemy import text
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from coldsend import __version__
+from coldsend.accounts.endpoints import router as accounts_router
 from coldsend.api_keys.endpoints import router as api_keys_router
+from coldsend.background_jobs.endpoints import router as background_jobs_router
+from coldsend.campaigns.endpoints import router as campaigns_router
 from coldsend.config import Settings, get_settings
 from coldsend.custom_tags.endpoints import mapping_router as custom_tag_mappings_router
 from coldsend.custom_tags.endpoints import router as custom_tags_router
@@ -28,6 +31,7 @@ from coldsend.kit.db import create_engine, create_sessionmaker, database_url, mi
 from coldsend.kit.errors import install_error_handlers
 from coldsend.kit.ratelimit import RateLimiter
 from coldsend.kit.schemas import JSONResponse
+from coldsend.worker import load_task_modules
 from coldsend.workspaces.endpoints import router as workspaces_router
 
 logger = logging.getLogger("coldsend.app")
@@ -36,6 +40,9 @@ API_PREFIX = "/api/v2"
 DOCS_STATIC = Path(fastapi_offline.__file__).resolve().parent / "static"
 
 ROUTERS: tuple[APIRouter, ...] = (
+    accounts_router,
+    campaigns_router,
+    background_jobs_router,
     api_keys_router,
     custom_tags_router,
     custom_tag_mappings_router,
@@ -145,6 +152,7 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = False, ma
     """Build the application. With `manage_db` the lifespan opens the database and migrates it;
     tests pass `manage_db=False` and put their own engine on `app.state`."""
     settings = settings or get_settings()
+    load_task_modules()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -6,6 +6,7 @@ It keeps no state another process needs; any number of workers can share one Pos
 from __future__ import annotations
 
 import asyncio
+import importlib
 import logging
 from collections.abc import Awaitable, Callable
 
@@ -13,6 +14,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from coldsend.config import Settings
+from coldsend.kit.jobs import JobRunner
 
 logger = logging.getLogger("coldsend.worker")
 
@@ -29,18 +31,31 @@ async def purge_idle_rate_limit_counters(engine: AsyncEngine) -> None:
         logger.info("purged %d idle rate-limit counters", result.rowcount)
 
 
+# Modules whose import registers job handlers (`@job_handler`); API processes load them too, so that
+# enqueueing can check the type.
+TASK_MODULES: tuple[str, ...] = ()
+
+
+def load_task_modules() -> None:
+    for name in TASK_MODULES:
+        importlib.import_module(name)
+
+
 class Worker:
-    """Runs each periodic task on its own interval until stopped."""
+    """Runs queued background jobs, and each periodic task on its own interval, until stopped."""
 
     def __init__(self, engine: AsyncEngine, settings: Settings) -> None:
+        load_task_modules()
         self.engine = engine
         self.settings = settings
+        self.jobs = JobRunner(engine)
         self.tasks: list[tuple[str, float, PeriodicTask]] = [
             ("purge-rate-limit-counters", 600.0, purge_idle_rate_limit_counters),
         ]
         self._running: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
+        await self.jobs.start()
         for name, interval, func in self.tasks:
             self._running.append(asyncio.create_task(self._loop(name, interval, func), name=f"worker:{name}"))
         logger.info("worker started with %d periodic task(s)", len(self.tasks))
@@ -60,6 +75,7 @@ class Worker:
             task.cancel()
         await asyncio.gather(*self._running, return_exceptions=True)
         self._running.clear()
+        await self.jobs.stop()
         logger.info("worker stopped")
 
     async def run_forever(self) -> None:

@@ -1,0 +1,1 @@
+"""Background jobs: long-running work the API starts and clients poll (`GET /background-jobs/{id}`)."""
