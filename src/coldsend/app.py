@@ -19,6 +19,7 @@ from sqlalchemy import text
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from coldsend import __version__
+from coldsend.accounts.checks_endpoints import router as account_checks_router
 from coldsend.accounts.endpoints import router as accounts_router
 from coldsend.api_keys.endpoints import router as api_keys_router
 from coldsend.background_jobs.endpoints import router as background_jobs_router
@@ -40,6 +41,7 @@ API_PREFIX = "/api/v2"
 DOCS_STATIC = Path(fastapi_offline.__file__).resolve().parent / "static"
 
 ROUTERS: tuple[APIRouter, ...] = (
+    account_checks_router,
     accounts_router,
     campaigns_router,
     background_jobs_router,

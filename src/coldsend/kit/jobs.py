@@ -40,6 +40,44 @@ HEARTBEAT_TIMEOUT = timedelta(seconds=30)
 Handler = Callable[["JobContext"], Awaitable[None]]
 _HANDLERS: dict[str, Handler] = {}
 
+# Internal tasks: queued work clients never see as a BackgroundJob (e.g. testing a mailbox's connection).
+TaskHandler = Callable[[dict[str, Any], async_sessionmaker[AsyncSession]], Awaitable[None]]
+_TASKS: dict[str, TaskHandler] = {}
+TASK_PREFIX = "coldsend.task."
+
+
+def task_handler(name: str) -> Callable[[TaskHandler], TaskHandler]:
+    """Register the coroutine that runs internal tasks called `name` (payload: a JSON object)."""
+
+    def register(func: TaskHandler) -> TaskHandler:
+        _TASKS[name] = func
+        return func
+
+    return register
+
+
+async def enqueue_task(
+    session: AsyncSession,
+    name: str,
+    payload: dict[str, Any],
+    *,
+    delay: timedelta | None = None,
+    dedupe_key: str | None = None,
+) -> None:
+    """Queue an internal task in the caller's transaction; a worker runs it after commit.
+
+    With `dedupe_key`, a task with the same key still waiting is not queued twice.
+    """
+    from pgqueuer import Queries
+    from pgqueuer.db import AsyncpgDriver
+
+    if name not in _TASKS:
+        raise ValueError(f"no handler registered for task {name!r}")
+    queries = Queries(AsyncpgDriver(await _raw_connection(session)))
+    await queries.enqueue(
+        TASK_PREFIX + name, orjson.dumps(payload), execute_after=delay, dedupe_key=dedupe_key, on_conflict="skip"
+    )
+
 
 def job_handler(job_type: str) -> Callable[[Handler], Handler]:
     """Register the coroutine that runs jobs of `job_type` (one handler per type)."""
@@ -175,6 +213,20 @@ async def run_job(maker: async_sessionmaker[AsyncSession], payload: bytes | None
     logger.info("job %s (%s) succeeded", job_id, row.type)
 
 
+def _task_runner(
+    name: str, func: TaskHandler, maker: async_sessionmaker[AsyncSession]
+) -> Callable[[Any], Awaitable[None]]:
+    async def run(job: Any) -> None:
+        try:
+            await func(orjson.loads(job.payload or b"{}"), maker)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            logger.exception("task %s failed", name)
+
+    return run
+
+
 class JobRunner:
     """Runs queued jobs in this process on its own LISTEN connection until stopped."""
 
@@ -206,6 +258,9 @@ class JobRunner:
         @manager.entrypoint(ENTRYPOINT, concurrency_limit=0)
         async def background_job(job: Job) -> None:
             await run_job(maker, job.payload)
+
+        for name, func in _TASKS.items():
+            manager.entrypoint(TASK_PREFIX + name)(_task_runner(name, func, maker))
 
         self._manager = manager
         self._task = asyncio.create_task(

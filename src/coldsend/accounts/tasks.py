@@ -1,0 +1,1 @@
+"""Background jobs of accounts (registered with `kit.jobs.job_handler`)."""
