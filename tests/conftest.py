@@ -198,3 +198,35 @@ def run_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 120)
         env={**os.environ, **(env or {})},
         check=False,
     )
+
+
+@dataclass
+class CommittedWorkspace:
+    """A workspace whose rows really commit (for workers, queues and races); deleted afterwards."""
+
+    id: uuid.UUID
+    key: str
+    engine: AsyncEngine
+    client: httpx.AsyncClient
+
+    def sessionmaker(self) -> async_sessionmaker[AsyncSession]:
+        return async_sessionmaker(self.engine, expire_on_commit=False)
+
+
+@pytest.fixture
+async def committed_workspace(engine: AsyncEngine, test_settings: Settings) -> AsyncIterator[CommittedWorkspace]:
+    application: Any = create_app(test_settings, manage_db=False)
+    install_database(application, engine, test_settings)
+    maker = async_sessionmaker(engine, expire_on_commit=False)
+    async with maker() as s, s.begin():
+        workspace = await create_workspace(s, "committed")
+        key = (await ApiKeyService(s, workspace.id).create("k", ["all:all"], creator_scopes=None)).plaintext
+    transport = httpx.ASGITransport(app=application, raise_app_exceptions=False)
+    try:
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://coldsend.test", headers={"Authorization": f"Bearer {key}"}
+        ) as c:
+            yield CommittedWorkspace(workspace.id, key, engine, c)
+    finally:
+        async with engine.begin() as conn:
+            await conn.execute(text("DELETE FROM workspaces WHERE id = :id"), {"id": workspace.id})

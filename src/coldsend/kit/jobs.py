@@ -23,7 +23,7 @@ from datetime import timedelta
 from typing import Any
 
 import orjson
-from sqlalchemy import Table, cast, insert, select, text, update
+from sqlalchemy import Table, insert, select, text, type_coerce, update
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -169,7 +169,7 @@ async def _update_job(
 ) -> None:
     values["updated_at"] = utcnow()
     if merge_data:
-        values["data"] = JOBS.c.data.op("||")(cast(orjson.dumps(merge_data).decode(), JSONB))
+        values["data"] = JOBS.c.data.op("||")(type_coerce(merge_data, JSONB))
     statement = update(JOBS).where(JOBS.c.organization_id == organization_id, JOBS.c.id == job_id).values(**values)
     async with maker() as session, session.begin():
         await session.execute(statement)
