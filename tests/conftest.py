@@ -9,6 +9,7 @@ import subprocess
 import sys
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -100,14 +101,30 @@ async def app(engine: AsyncEngine, test_settings: Settings) -> Any:
     return application
 
 
+class TestDatabase:
+    """The app's Database, but every session and read goes through the test's one connection."""
+
+    def __init__(self, conn: AsyncConnection) -> None:
+        self.conn = conn
+        self.sessionmaker = async_sessionmaker(
+            bind=conn, expire_on_commit=False, join_transaction_mode="create_savepoint"
+        )
+
+    def session(self) -> AsyncSession:
+        return self.sessionmaker()
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncConnection]:
+        yield self.conn
+
+
 @pytest.fixture
 async def connection(engine: AsyncEngine, app: Any) -> AsyncIterator[AsyncConnection]:
     """One connection in an outer transaction for the whole test; every request joins it."""
     async with engine.connect() as conn:
         outer = await conn.begin()
-        app.state.sessionmaker = async_sessionmaker(
-            bind=conn, expire_on_commit=False, join_transaction_mode="create_savepoint"
-        )
+        app.state.db = TestDatabase(conn)
+        app.state.sessionmaker = app.state.db.sessionmaker
         app.state.key_cache.forget()
         app.state.rate_limiter = RateLimiter(None, 0, 0)
         try:

@@ -19,6 +19,7 @@ from sqlalchemy import text
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from coldsend import __version__
+from coldsend.account_campaign_mappings.endpoints import router as account_campaign_mappings_router
 from coldsend.accounts.checks_endpoints import router as account_checks_router
 from coldsend.accounts.endpoints import router as accounts_router
 from coldsend.api_keys.endpoints import router as api_keys_router
@@ -28,7 +29,7 @@ from coldsend.config import Settings, get_settings
 from coldsend.custom_tags.endpoints import mapping_router as custom_tag_mappings_router
 from coldsend.custom_tags.endpoints import router as custom_tags_router
 from coldsend.kit.auth import Authorize, KeyCache, RevocationListener
-from coldsend.kit.db import create_engine, create_sessionmaker, database_url, migrate
+from coldsend.kit.db import Database, create_engine, database_url, migrate
 from coldsend.kit.errors import install_error_handlers
 from coldsend.kit.ratelimit import RateLimiter
 from coldsend.kit.schemas import JSONResponse
@@ -44,6 +45,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     account_checks_router,
     accounts_router,
     campaigns_router,
+    account_campaign_mappings_router,
     background_jobs_router,
     api_keys_router,
     custom_tags_router,
@@ -233,5 +235,5 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = False, ma
 def install_database(app: FastAPI, engine: Any, settings: Settings) -> None:
     """Attach an engine and everything built on it to the app (the lifespan, or a test fixture)."""
     app.state.engine = engine
-    app.state.sessionmaker = create_sessionmaker(engine)
+    app.state.db = Database(engine)
     app.state.rate_limiter = RateLimiter(engine, settings.rate_limit_per_second, settings.rate_limit_per_minute)

@@ -17,7 +17,7 @@ from coldsend.custom_tags.schemas import (
 from coldsend.custom_tags.service import CustomTagService
 from coldsend.kit.auth import Authorize, Principal
 from coldsend.kit.clock import isoformat
-from coldsend.kit.db import SessionDep
+from coldsend.kit.db import ReaderDep, SessionDep
 from coldsend.kit.pagination import PageDep, page
 from coldsend.kit.repository import Record
 from coldsend.kit.schemas import COMMON_ERRORS, ErrorBody, JSONResponse, Page, json
@@ -103,8 +103,8 @@ async def toggle_tag_resource(body: ToggleResource, principal: Update, session: 
 
 
 @router.get("/custom-tags/{id}", response_model=CustomTag, operation_id="getCustomTag", summary="Get custom tag")
-async def get_custom_tag(id: str, principal: Read, session: SessionDep) -> JSONResponse:
-    row = await CustomTagService(session, principal.organization_id).get(id)
+async def get_custom_tag(id: str, principal: Read, reader: ReaderDep) -> JSONResponse:
+    row = await CustomTagService(reader, principal.organization_id).get(id)
     return json(serialize_tag(row))
 
 

@@ -8,7 +8,6 @@ from typing import Any
 
 from sqlalchemy import Select, Table
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from coldsend.accounts.filters import (
     AccountFilter,
@@ -37,13 +36,13 @@ from coldsend.kit.clock import utcnow
 from coldsend.kit.errors import BadRequest, Conflict, NotFound
 from coldsend.kit.ids import parse_uuid
 from coldsend.kit.pagination import split_csv
-from coldsend.kit.repository import Record
+from coldsend.kit.repository import Executor, Record
 
 LABEL_TAKEN = "A tag with this name already exists."
 
 
 class CustomTagService:
-    def __init__(self, session: AsyncSession, organization_id: uuid.UUID) -> None:
+    def __init__(self, session: Executor, organization_id: uuid.UUID) -> None:
         self.session = session
         self.organization_id = organization_id
         self.tags = CustomTagRepository(session, organization_id)

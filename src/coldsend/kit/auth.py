@@ -16,13 +16,12 @@ import secrets
 import time
 import uuid
 from dataclasses import dataclass, field
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import Depends, Request
+from fastapi import Request
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from coldsend.kit.db import get_session
 from coldsend.kit.errors import Forbidden, Unauthorized
 from coldsend.kit.scopes import accepted_scopes, grants
 
@@ -102,13 +101,14 @@ def _bearer_token(request: Request) -> str:
     return token.strip()
 
 
-async def authenticate(request: Request, session: AsyncSession) -> Principal:
+async def authenticate(request: Request) -> Principal:
     token = _bearer_token(request)
     digest = hash_key(token)
     cache: KeyCache = request.app.state.key_cache
     principal = cache.get(digest)
     if principal is None:
-        row = (await session.execute(_LOOKUP, {"h": digest})).first()
+        async with request.app.state.db.read() as conn:
+            row = (await conn.execute(_LOOKUP, {"h": digest})).first()
         if row is None:
             raise Unauthorized("Invalid API key")
         principal = Principal(row[0], row[1], frozenset(row[2]))
@@ -131,10 +131,8 @@ class Authorize:
     def scopes(self) -> tuple[str, ...]:
         return accepted_scopes(self.resource, self.action)
 
-    async def __call__(
-        self, request: Request, session: Annotated[AsyncSession, Depends(get_session, scope="function")]
-    ) -> Principal:
-        principal = await authenticate(request, session)
+    async def __call__(self, request: Request) -> Principal:
+        principal = await authenticate(request)
         limiter = request.app.state.rate_limiter
         if limiter.enabled:
             await limiter.hit(request, principal.organization_id)

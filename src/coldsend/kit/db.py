@@ -4,12 +4,19 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Annotated
 
 from fastapi import Depends, Request
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
 from sqlalchemy.orm import DeclarativeBase
 
 from coldsend.config import Settings
@@ -51,13 +58,30 @@ def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]
     return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
 
 
+class Database:
+    """How requests reach PostgreSQL: a unit-of-work session for anything that writes, and a bare
+    autocommit connection for single-statement reads (no BEGIN/COMMIT round trips, no ORM session)."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self.sessionmaker = create_sessionmaker(engine)
+        self._autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
+
+    def session(self) -> AsyncSession:
+        return self.sessionmaker()
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncConnection]:
+        async with self._autocommit.connect() as conn:
+            yield conn
+
+
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     """One unit of work per request: commit when the endpoint returns, roll back when it raises.
 
     Services only flush; this is the single place a request's work becomes durable.
     """
-    maker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
-    async with maker() as session:
+    async with request.app.state.db.session() as session:
         try:
             yield session
         except BaseException:
@@ -67,8 +91,15 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
             await session.commit()
 
 
+async def get_reader(request: Request) -> AsyncIterator[AsyncConnection]:
+    """A connection for endpoints that only read (one statement, so no transaction is needed)."""
+    async with request.app.state.db.read() as conn:
+        yield conn
+
+
 # `scope="function"` commits before the response is sent, so a failed commit becomes an error response.
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
+ReaderDep = Annotated[AsyncConnection, Depends(get_reader, scope="function")]
 
 
 async def migrate(engine: AsyncEngine) -> None:

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from typing import Any, ClassVar, TypeVar
 
 from sqlalchemy import Row, Table, delete, func, insert, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.sql import ColumnElement
 from sqlalchemy.sql.dml import Delete, Update
 from sqlalchemy.sql.selectable import Select
@@ -21,13 +21,16 @@ S = TypeVar("S", Select[Any], Update, Delete)
 # A result row with attribute access; its columns are whatever the statement selected.
 Record = Row[*tuple[Any, ...]]
 
+# What repositories run statements on: the request's unit-of-work session, or a bare read connection.
+Executor = AsyncSession | AsyncConnection
+
 
 class WorkspaceRepository:
     """Queries on one table, always restricted to the caller's workspace."""
 
     table: ClassVar[Table]
 
-    def __init__(self, session: AsyncSession, organization_id: uuid.UUID) -> None:
+    def __init__(self, session: Executor, organization_id: uuid.UUID) -> None:
         self.session = session
         self.organization_id = organization_id
 
