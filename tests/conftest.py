@@ -82,8 +82,21 @@ async def _recreate_database(admin_url: str, name: str) -> str:
 
 
 @pytest.fixture(scope="session")
-async def database_url(admin_url: str, worker_id_name: str) -> str:
-    return await _recreate_database(admin_url, f"coldsend_test_{worker_id_name}")
+def test_run_id(request: pytest.FixtureRequest) -> str:
+    """Unique per pytest run (shared by its xdist workers), so concurrent runs never share databases."""
+    run = getattr(request.config, "workerinput", {}).get("testrunuid") or f"{os.getpid()}"
+    return hashlib.sha1(run.encode()).hexdigest()[:8]
+
+
+@pytest.fixture(scope="session")
+async def database_url(admin_url: str, worker_id_name: str, test_run_id: str) -> AsyncIterator[str]:
+    name = f"coldsend_test_{worker_id_name}_{test_run_id}"
+    url = await _recreate_database(admin_url, name)
+    yield url
+    admin = create_async_engine(admin_url, isolation_level="AUTOCOMMIT")
+    async with admin.connect() as conn:
+        await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    await admin.dispose()
 
 
 @pytest.fixture(scope="session")
