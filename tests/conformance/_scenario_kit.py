@@ -6,13 +6,11 @@ module; `test_response_schemas.py` imports them all."""
 from __future__ import annotations
 
 import re
-import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
 from jsonschema.exceptions import ValidationError
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.conformance._spec import (
@@ -22,6 +20,7 @@ from tests.conformance._spec import (
     schema_errors,
 )
 from tests.conftest import Tenant
+from tests.factories import add_account, add_campaign  # noqa: F401  (re-exported for scenarios)
 
 WIRE_TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
 Tolerate = Callable[[ValidationError], bool]
@@ -61,30 +60,6 @@ def expect(response: httpx.Response, status: int, operation_id: str, tolerate: T
     assert not errors, f"{op.operation_id} {status} does not match the reference:\n{describe(errors)}\n{body}"
     assert not timestamp_problems(body), f"timestamps not in wire format: {timestamp_problems(body)}"
     return body
-
-
-async def add_account(session: AsyncSession, organization_id: uuid.UUID, email: str) -> uuid.UUID:
-    account_id = uuid.uuid4()
-    await session.execute(
-        text(
-            "INSERT INTO accounts (organization_id, id, email, timestamp_created, timestamp_updated) "
-            "VALUES (:org, :id, :email, now(), now())"
-        ),
-        {"org": organization_id, "id": account_id, "email": email},
-    )
-    return account_id
-
-
-async def add_campaign(session: AsyncSession, organization_id: uuid.UUID, name: str) -> uuid.UUID:
-    campaign_id = uuid.uuid4()
-    await session.execute(
-        text(
-            "INSERT INTO campaigns (organization_id, id, name, timestamp_created, timestamp_updated) "
-            "VALUES (:org, :id, :name, now(), now())"
-        ),
-        {"org": organization_id, "id": campaign_id, "name": name},
-    )
-    return campaign_id
 
 
 async def new_tag(tenant: Tenant, label: str, description: str | None = None) -> dict[str, Any]:
