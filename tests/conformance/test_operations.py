@@ -142,6 +142,9 @@ def test_documented_success_body_has_the_reference_shape(op: Operation) -> None:
     reference()
     ref_op = reference_operation(op.method, op.path)
     assert ref_op is not None
+    if "200" not in ref_op["responses"] and "204" in ref_op["responses"]:  # no body (shareCampaign)
+        assert "204" in op.spec["responses"] and "200" not in op.spec["responses"]
+        return
     theirs = ref_op["responses"]["200"]["content"]["application/json"]["schema"]
     ours = op.spec["responses"].get("200", {}).get("content", {}).get("application/json", {}).get("schema")
     assert ours is not None, f"{op.operation_id} documents no JSON 200 body"
@@ -160,7 +163,7 @@ def test_documented_status_codes(op: Operation) -> None:
     missing = set(ref_op["responses"]) - {"402"} - ours
     assert not missing, f"{op.operation_id} does not document {sorted(missing)}"
     assert "422" not in ours, f"{op.operation_id} documents a 422 it never sends (errors are 400)"
-    for status in ours - {"200"}:
+    for status in {s for s in ours if not s.startswith("2")}:
         content = op.spec["responses"][status].get("content", {}).get("application/json", {})
         assert _ours_resolved(content.get("schema", {})).get("required") == ["statusCode", "error", "message"], (
             f"{op.operation_id} {status} is not documented as the error envelope"

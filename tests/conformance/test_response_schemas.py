@@ -10,7 +10,10 @@ from typing import Any
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
+import tests.conformance.scenarios_account_checks  # registers scenarios
+import tests.conformance.scenarios_accounts  # registers scenarios
 import tests.conformance.scenarios_background_jobs  # noqa: F401  (each import registers scenarios)
+import tests.conformance.scenarios_campaigns as scenarios_campaigns  # noqa: F401  (registers scenarios)
 from tests.conformance import scenarios_foundation  # noqa: F401  (registers scenarios)
 from tests.conformance._scenario_kit import SCENARIOS, expect
 from tests.conformance._spec import (

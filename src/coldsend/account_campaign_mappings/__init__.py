@@ -1,0 +1,1 @@
+"""Account campaign mappings: which campaigns send from a given account (read-only view)."""
