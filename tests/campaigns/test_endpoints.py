@@ -238,7 +238,7 @@ async def test_unknown_sender_is_refused_naming_it(tenant: Tenant, other_tenant:
     await add_account(tenant.session, other_tenant.id, "theirs@rival.com")
     await add_account(tenant.session, tenant.id, "mine@acme.com")
     sent = body(email_list=["mine@acme.com", "theirs@rival.com", "ghost@acme.com"])
-    message = envelope(await tenant.post(CAMPAIGNS, json=sent), 404)["message"]
+    message = envelope(await tenant.post(CAMPAIGNS, json=sent), 400)["message"]
     assert "email_list" in message and "theirs@rival.com" in message and "ghost@acme.com" in message
     assert "mine@acme.com" not in message
     assert (await tenant.get(CAMPAIGNS)).json()["items"] == []
@@ -247,7 +247,7 @@ async def test_unknown_sender_is_refused_naming_it(tenant: Tenant, other_tenant:
 async def test_unknown_or_foreign_tag_is_refused(tenant: Tenant, other_tenant: Tenant) -> None:
     foreign = await new_tag(other_tenant, "Theirs")
     for tag in (foreign, str(uuid.uuid4())):
-        message = envelope(await tenant.post(CAMPAIGNS, json=body(email_tag_list=[tag])), 404)["message"]
+        message = envelope(await tenant.post(CAMPAIGNS, json=body(email_tag_list=[tag])), 400)["message"]
         assert "email_tag_list" in message and tag in message
 
 
@@ -451,7 +451,7 @@ async def test_patch_unknown_sender_is_refused(tenant: Tenant) -> None:
     campaign = await create(tenant)
     url = f"{CAMPAIGNS}/{campaign['id']}"
     assert (
-        "ghost@acme.com" in envelope(await tenant.patch(url, json={"email_list": ["ghost@acme.com"]}), 404)["message"]
+        "ghost@acme.com" in envelope(await tenant.patch(url, json={"email_list": ["ghost@acme.com"]}), 400)["message"]
     )
     assert (await tenant.get(url)).json() == campaign
 

@@ -376,13 +376,13 @@ class CampaignService:
             known = await AccountRepository(self.session, self.organization_id).ids_by_email(emails)
             missing = [e for e in emails if e not in known]
             if missing:
-                raise NotFound(f"body/email_list: no sending account {', '.join(missing)} in this workspace")
+                raise BadRequest(f"body/email_list: no sending account {', '.join(missing)} in this workspace")
         tag_ids = values.get("email_tag_list") or []
         if tag_ids:
             known_tags = await CustomTagRepository(self.session, self.organization_id).existing_ids(tag_ids)
             missing_tags = [str(t) for t in tag_ids if t not in known_tags]
             if missing_tags:
-                raise NotFound(f"body/email_tag_list: no custom tag {', '.join(missing_tags)} in this workspace")
+                raise BadRequest(f"body/email_tag_list: no custom tag {', '.join(missing_tags)} in this workspace")
 
 
 def first_sequence_steps(sequences: Any) -> list[Any]:
