@@ -3,7 +3,7 @@
 Decisions where the reference is silent:
 - Create always makes a Draft (status 0); only `activate` starts sending.
 - `email_list` must name sending accounts of the caller's workspace and `email_tag_list` custom tags of
-  it; anything else is 404 naming the field and the values (like toggle-resource for unknown resources).
+  it; anything else is a 400 naming the field and the values (it is invalid input, not a missing route).
   Emails are stored lower-cased and de-duplicated. Lists sent in PATCH replace the stored ones.
 - Activate needs a step (`sequences[0].steps`), a schedule, and a sending account (an existing account
   of `email_list`, or one carrying a tag of `email_tag_list`); else 400 naming everything missing. The
