@@ -334,6 +334,26 @@ async def test_delete_returns_the_account_and_forgets_its_tags(tenant: Tenant, s
     assert left.scalar_one() == 1
 
 
+async def test_delete_takes_the_account_out_of_campaign_sender_lists(tenant: Tenant, other_tenant: Tenant) -> None:
+    await create_account(tenant, "leaving@example.com")
+    await create_account(tenant, "staying@example.com")
+    await create_account(other_tenant, "leaving@example.com")
+    schedule = {"schedules": [{"name": "s", "timing": {"from": "09:00", "to": "17:00"},
+                               "days": {"1": True}, "timezone": "America/Chicago"}]}
+
+    async def campaign(who: Tenant, senders: list[str]) -> str:
+        response = await who.post("/api/v2/campaigns",
+                                  json={"name": "c", "campaign_schedule": schedule, "email_list": senders})
+        assert response.status_code == 200, response.text
+        return str(response.json()["id"])
+
+    mine = await campaign(tenant, ["leaving@example.com", "staying@example.com"])
+    theirs = await campaign(other_tenant, ["leaving@example.com"])
+    assert (await tenant.delete(f"{ACCOUNTS}/leaving@example.com")).status_code == 200
+    assert (await tenant.get(f"/api/v2/campaigns/{mine}")).json()["email_list"] == ["staying@example.com"]
+    assert (await other_tenant.get(f"/api/v2/campaigns/{theirs}")).json()["email_list"] == ["leaving@example.com"]
+
+
 async def test_delete_accepts_a_json_content_type_without_body(tenant: Tenant) -> None:
     await create_account(tenant, "gone@example.com")
     response = await tenant.delete(f"{ACCOUNTS}/gone@example.com", headers={"content-type": "application/json"})

@@ -24,6 +24,7 @@ from coldsend.accounts.schemas import (
     WarmupSelection,
     dump_warmup,
 )
+from coldsend.campaigns.repository import CampaignRepository
 from coldsend.kit.clock import utcnow
 from coldsend.kit.crypto import SecretBox
 from coldsend.kit.errors import ApiError, BadRequest, Conflict, NotFound
@@ -302,9 +303,11 @@ class AccountService:
         return row
 
     async def delete(self, email: str) -> Record:
-        """Remove the account and the tags it carried; its daily counters go with it (cascade)."""
+        """Remove the account, the tags it carried and its place in campaigns' sender lists; its daily
+        counters go with it (cascade)."""
         current = await self.get(email)
         await self.accounts.delete_tag_mappings(current.id)
+        await CampaignRepository(self.session, self.organization_id).remove_sender(current.email)
         row = await self.accounts.delete(current.id)
         if row is None:
             raise NotFound(ACCOUNT_NOT_FOUND)

@@ -9,7 +9,7 @@ from datetime import date, datetime
 from typing import Any, ClassVar
 
 from sqlalchemy import ColumnElement, Table, and_, delete, func, literal, or_, select, update
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import JSONB, array
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from coldsend.accounts.filters import escape_like
@@ -88,6 +88,16 @@ class CampaignRepository(WorkspaceRepository):
             )
         )
         return await self.delete(id)
+
+    async def remove_sender(self, email: str) -> int:
+        """Take a (deleted) account out of every campaign's sender list; returns campaigns changed."""
+        statement = (
+            self._scoped(update(CAMPAIGNS))
+            .where(CAMPAIGNS.c.email_list.op("@>")(array([email])))  # GIN index ix_campaigns_email_list
+            .values(email_list=func.array_remove(CAMPAIGNS.c.email_list, email))
+        )
+        result = await self.session.execute(statement.returning(CAMPAIGNS.c.id))
+        return len(result.all())
 
     async def count_launched(self) -> int:
         return await self.count(CAMPAIGNS.c.timestamp_launched.is_not(None))
