@@ -24,6 +24,7 @@ from coldsend.accounts.checks_endpoints import router as account_checks_router
 from coldsend.accounts.endpoints import router as accounts_router
 from coldsend.api_keys.endpoints import router as api_keys_router
 from coldsend.background_jobs.endpoints import router as background_jobs_router
+from coldsend.block_list.endpoints import router as block_list_router
 from coldsend.campaigns.endpoints import router as campaigns_router
 from coldsend.config import Settings, get_settings
 from coldsend.custom_tags.endpoints import mapping_router as custom_tag_mappings_router
@@ -33,6 +34,9 @@ from coldsend.kit.db import Database, create_engine, database_url, migrate
 from coldsend.kit.errors import install_error_handlers
 from coldsend.kit.ratelimit import RateLimiter
 from coldsend.kit.schemas import JSONResponse
+from coldsend.lead_labels.endpoints import router as lead_labels_router
+from coldsend.lead_lists.endpoints import router as lead_lists_router
+from coldsend.leads.endpoints import router as leads_router
 from coldsend.worker import load_task_modules
 from coldsend.workspaces.endpoints import router as workspaces_router
 
@@ -41,7 +45,12 @@ logger = logging.getLogger("coldsend.app")
 API_PREFIX = "/api/v2"
 DOCS_STATIC = Path(fastapi_offline.__file__).resolve().parent / "static"
 
+# Order matters where paths overlap: `GET /campaigns/search-by-contact` (leads) before `/campaigns/{id}`.
 ROUTERS: tuple[APIRouter, ...] = (
+    leads_router,
+    lead_lists_router,
+    lead_labels_router,
+    block_list_router,
     account_checks_router,
     accounts_router,
     campaigns_router,

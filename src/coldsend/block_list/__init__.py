@@ -1,0 +1,1 @@
+"""The block list: addresses and domains a workspace never imports or writes to."""

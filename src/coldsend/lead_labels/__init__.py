@@ -1,0 +1,1 @@
+"""Lead labels: a workspace's own interest statuses, beside Instantly's built-in ones."""

@@ -1,0 +1,1 @@
+"""Lead lists: containers of leads outside any campaign."""

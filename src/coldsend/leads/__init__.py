@@ -1,0 +1,1 @@
+"""Leads: the people a campaign writes to, in a campaign or a lead list."""
