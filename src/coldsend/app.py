@@ -37,6 +37,7 @@ from coldsend.kit.schemas import JSONResponse
 from coldsend.lead_labels.endpoints import router as lead_labels_router
 from coldsend.lead_lists.endpoints import router as lead_lists_router
 from coldsend.leads.endpoints import router as leads_router
+from coldsend.leads.listing_endpoints import router as lead_listing_router
 from coldsend.worker import load_task_modules
 from coldsend.workspaces.endpoints import router as workspaces_router
 
@@ -47,6 +48,7 @@ DOCS_STATIC = Path(fastapi_offline.__file__).resolve().parent / "static"
 
 # Order matters where paths overlap: `GET /campaigns/search-by-contact` (leads) before `/campaigns/{id}`.
 ROUTERS: tuple[APIRouter, ...] = (
+    lead_listing_router,
     leads_router,
     lead_lists_router,
     lead_labels_router,

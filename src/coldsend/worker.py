@@ -33,7 +33,11 @@ async def purge_idle_rate_limit_counters(engine: AsyncEngine) -> None:
 
 # Modules whose import registers job handlers (`@job_handler`); API processes load them too, so that
 # enqueueing can check the type.
-TASK_MODULES: tuple[str, ...] = ("coldsend.accounts.tasks", "coldsend.accounts.connectivity")
+TASK_MODULES: tuple[str, ...] = (
+    "coldsend.accounts.tasks",
+    "coldsend.accounts.connectivity",
+    "coldsend.leads.tasks",
+)
 
 
 def load_task_modules() -> None:

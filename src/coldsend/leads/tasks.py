@@ -1,0 +1,1 @@
+"""Background jobs of leads (registered with `kit.jobs.job_handler`)."""
