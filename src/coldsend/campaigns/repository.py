@@ -4,13 +4,12 @@ a shared campaign, `find_campaign_on_server`)."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from typing import Any, ClassVar
 
 from sqlalchemy import ColumnElement, Table, and_, delete, func, literal, or_, select, update
 from sqlalchemy.dialects.postgresql import JSONB, array
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from coldsend.accounts.filters import escape_like
 from coldsend.accounts.models import Account, AccountDailyStat
@@ -25,9 +24,6 @@ ACCOUNTS: Table = Account.__table__  # type: ignore[assignment]
 MAPPINGS: Table = CustomTagMapping.__table__  # type: ignore[assignment]
 DAILY_STATS: Table = AccountDailyStat.__table__  # type: ignore[assignment]
 
-# GET /campaigns/{id} runs this on the asyncpg connection itself: SQLAlchemy's statement and result
-# layers measured about twice the driver's own cost per statement, the biggest share of this endpoint.
-_GET_BY_ID = "SELECT * FROM campaigns WHERE organization_id = $1 AND id = $2"
 
 
 class CampaignRepository(WorkspaceRepository):
@@ -39,15 +35,6 @@ class CampaignRepository(WorkspaceRepository):
             return set()
         statement = self._scoped(select(self.table.c.id)).where(self.table.c.id.in_(wanted))
         return {row[0] for row in await self.all(statement)}
-
-    async def get_fast(self, id: uuid.UUID) -> Mapping[str, Any] | None:
-        """The row as an asyncpg Record (keyed by column name; JSONB already decoded by the engine's
-        codecs), scoped like every other query: `organization_id = $1`."""
-        conn = self.session if isinstance(self.session, AsyncConnection) else await self.session.connection()
-        driver = (await conn.get_raw_connection()).driver_connection
-        assert driver is not None
-        row: Mapping[str, Any] | None = await driver.fetchrow(_GET_BY_ID, self.organization_id, id)
-        return row
 
     async def get_for_update(self, id: uuid.UUID) -> Record | None:
         """The row, locked until the request's transaction ends (read-check-write without races)."""

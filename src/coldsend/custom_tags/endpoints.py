@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Query
@@ -19,7 +20,7 @@ from coldsend.kit.auth import Authorize, Principal
 from coldsend.kit.clock import isoformat
 from coldsend.kit.db import ReaderDep, SessionDep
 from coldsend.kit.pagination import PageDep, page
-from coldsend.kit.repository import Record
+from coldsend.kit.repository import Record, as_mapping
 from coldsend.kit.schemas import COMMON_ERRORS, ErrorBody, JSONResponse, Page, json
 
 router = APIRouter(tags=["CustomTag"], responses=COMMON_ERRORS)
@@ -36,14 +37,15 @@ CONFLICT: dict[int | str, dict[str, Any]] = {
 }
 
 
-def serialize_tag(row: Record) -> dict[str, Any]:
+def serialize_tag(row: Record | Mapping[str, Any]) -> dict[str, Any]:
+    m = as_mapping(row)
     return {
-        "id": str(row.id),
-        "timestamp_created": isoformat(row.timestamp_created),
-        "timestamp_updated": isoformat(row.timestamp_updated),
-        "organization_id": str(row.organization_id),
-        "label": row.label,
-        "description": row.description,
+        "id": str(m["id"]),
+        "timestamp_created": isoformat(m["timestamp_created"]),
+        "timestamp_updated": isoformat(m["timestamp_updated"]),
+        "organization_id": str(m["organization_id"]),
+        "label": m["label"],
+        "description": m["description"],
     }
 
 
@@ -104,7 +106,7 @@ async def toggle_tag_resource(body: ToggleResource, principal: Update, session: 
 
 @router.get("/custom-tags/{id}", response_model=CustomTag, operation_id="getCustomTag", summary="Get custom tag")
 async def get_custom_tag(id: str, principal: Read, reader: ReaderDep) -> JSONResponse:
-    row = await CustomTagService(reader, principal.organization_id).get(id)
+    row = await CustomTagService(reader, principal.organization_id).fetch(id)
     return json(serialize_tag(row))
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import Select, Table
@@ -66,6 +66,14 @@ class CustomTagService:
     async def get(self, tag_id: str) -> Record:
         parsed = parse_uuid(tag_id)
         row = await self.tags.get(parsed) if parsed else None
+        if row is None:
+            raise NotFound("Custom tag not found")
+        return row
+
+    async def fetch(self, tag_id: str) -> Mapping[str, Any]:
+        """The tag for display (GET by id), read on the hot path."""
+        parsed = parse_uuid(tag_id)
+        row = await self.tags.get_fast(parsed) if parsed else None
         if row is None:
             raise NotFound("Custom tag not found")
         return row

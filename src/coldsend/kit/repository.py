@@ -7,7 +7,7 @@ the ORM's per-row cost, which measured 2.6x on reads here).
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar, TypeVar
 
 from sqlalchemy import Row, Table, delete, func, insert, select, update
@@ -20,6 +20,11 @@ S = TypeVar("S", Select[Any], Update, Delete)
 
 # A result row with attribute access; its columns are whatever the statement selected.
 Record = Row[*tuple[Any, ...]]
+
+def as_mapping(row: Any) -> Mapping[Any, Any]:
+    """A Core row or an asyncpg record, as a mapping by column name (for serializers taking both)."""
+    return row._mapping if isinstance(row, Row) else row
+
 
 # What repositories run statements on: the request's unit-of-work session, or a bare read connection.
 Executor = AsyncSession | AsyncConnection
@@ -44,6 +49,18 @@ class WorkspaceRepository:
 
     async def get(self, id: uuid.UUID) -> Record | None:
         return (await self.session.execute(self.select(self.table.c.id == id))).first()
+
+    async def get_fast(self, id: uuid.UUID) -> Mapping[str, Any] | None:
+        """The row by id as an asyncpg Record (a mapping by column name; JSONB already decoded by the
+        engine's codecs), run on the driver itself: SQLAlchemy's statement and result layers measured
+        about twice the driver's cost per statement, the largest share of a GET-by-id. Scoped like every
+        other query (`organization_id = $1`)."""
+        conn = self.session if isinstance(self.session, AsyncConnection) else await self.session.connection()
+        driver = (await conn.get_raw_connection()).driver_connection
+        assert driver is not None
+        sql = f"SELECT * FROM {self.table.name} WHERE organization_id = $1 AND id = $2"
+        row: Mapping[str, Any] | None = await driver.fetchrow(sql, self.organization_id, id)
+        return row
 
     async def first(self, *where: ColumnElement[bool]) -> Record | None:
         return (await self.session.execute(self.select(*where).limit(1))).first()
