@@ -71,8 +71,8 @@ LENIENT_CONTENT_TYPES = (b"application/x-www-form-urlencoded", b"text/plain", b"
 class ApiCompatibility:
     """Pure ASGI middleware for what clients of Instantly do and expect.
 
-    - A JSON body sent with a form or text content type (curl -d, some no-code tools) is read as
-      JSON: no endpoint of this API takes forms.
+    - A JSON body sent with a form or text content type (curl -d, some no-code tools), or with none at
+      all, is read as JSON: no endpoint of this API takes anything else.
     - The rate-limit state computed by the auth dependency goes onto the response headers.
     """
 
@@ -91,6 +91,9 @@ class ApiCompatibility:
                         headers = [*headers[:i], (b"content-type", b"application/json"), *headers[i + 1 :]]
                         scope = {**scope, "headers": headers}
                     break
+            else:  # no content type at all: a body, if any, is JSON
+                if scope["method"] in ("POST", "PUT", "PATCH", "DELETE"):
+                    scope = {**scope, "headers": [*headers, (b"content-type", b"application/json")]}
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":

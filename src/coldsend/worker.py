@@ -37,6 +37,8 @@ TASK_MODULES: tuple[str, ...] = (
     "coldsend.accounts.tasks",
     "coldsend.accounts.connectivity",
     "coldsend.leads.tasks",
+    "coldsend.leads.imports",
+    "coldsend.leads.service",
 )
 
 

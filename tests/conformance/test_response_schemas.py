@@ -12,8 +12,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 import tests.conformance.scenarios_account_checks  # registers scenarios
 import tests.conformance.scenarios_accounts  # registers scenarios
-import tests.conformance.scenarios_background_jobs  # noqa: F401  (each import registers scenarios)
+import tests.conformance.scenarios_background_jobs  # registers scenarios
+import tests.conformance.scenarios_block_list  # registers scenarios
 import tests.conformance.scenarios_campaigns as scenarios_campaigns  # noqa: F401  (registers scenarios)
+import tests.conformance.scenarios_lead_labels  # registers scenarios
+import tests.conformance.scenarios_lead_listing  # registers scenarios
+import tests.conformance.scenarios_lead_lists  # registers scenarios
+import tests.conformance.scenarios_leads  # noqa: F401  (each import registers scenarios)
 from tests.conformance import scenarios_foundation  # noqa: F401  (registers scenarios)
 from tests.conformance._scenario_kit import SCENARIOS, expect
 from tests.conformance._spec import (

@@ -14,9 +14,10 @@ from pydantic import Field
 from coldsend.accounts import dns_checks
 from coldsend.kit.auth import Authorize, Principal
 from coldsend.kit.db import SessionDep
+from coldsend.kit.routing import ApiRoute
 from coldsend.kit.schemas import COMMON_ERRORS, ErrorBody, JSONResponse, Schema, json
 
-router = APIRouter(tags=["Account"], responses=COMMON_ERRORS)
+router = APIRouter(route_class=ApiRoute, tags=["Account"], responses=COMMON_ERRORS)
 
 Read = Annotated[Principal, Depends(Authorize("accounts", "read"))]
 

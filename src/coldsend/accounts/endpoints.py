@@ -36,9 +36,10 @@ from coldsend.kit.crypto import SecretBox, secret_box
 from coldsend.kit.db import ReaderDep, SessionDep
 from coldsend.kit.pagination import PageDep, page
 from coldsend.kit.repository import Record
+from coldsend.kit.routing import ApiRoute
 from coldsend.kit.schemas import COMMON_ERRORS, ErrorBody, JSONResponse, Page, json
 
-router = APIRouter(tags=["Account"], responses=COMMON_ERRORS)
+router = APIRouter(route_class=ApiRoute, tags=["Account"], responses=COMMON_ERRORS)
 
 Read = Annotated[Principal, Depends(Authorize("accounts", "read"))]
 Create = Annotated[Principal, Depends(Authorize("accounts", "create"))]

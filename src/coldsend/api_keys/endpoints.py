@@ -13,9 +13,10 @@ from coldsend.kit.clock import isoformat
 from coldsend.kit.db import SessionDep
 from coldsend.kit.pagination import PageDep, page
 from coldsend.kit.repository import Record
+from coldsend.kit.routing import ApiRoute
 from coldsend.kit.schemas import COMMON_ERRORS, JSONResponse, Page, json
 
-router = APIRouter(tags=["APIKey"], responses=COMMON_ERRORS)
+router = APIRouter(route_class=ApiRoute, tags=["APIKey"], responses=COMMON_ERRORS)
 
 Read = Annotated[Principal, Depends(Authorize("api_keys", "read"))]
 Create = Annotated[Principal, Depends(Authorize("api_keys", "create"))]

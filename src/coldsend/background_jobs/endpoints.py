@@ -13,9 +13,10 @@ from coldsend.kit.clock import isoformat
 from coldsend.kit.db import SessionDep
 from coldsend.kit.pagination import PageDep, page, split_csv
 from coldsend.kit.repository import Record
+from coldsend.kit.routing import ApiRoute
 from coldsend.kit.schemas import COMMON_ERRORS, JSONResponse, Page, json
 
-router = APIRouter(tags=["BackgroundJob"], responses=COMMON_ERRORS)
+router = APIRouter(route_class=ApiRoute, tags=["BackgroundJob"], responses=COMMON_ERRORS)
 
 Read = Annotated[Principal, Depends(Authorize("background-jobs", "read"))]
 

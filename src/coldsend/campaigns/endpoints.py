@@ -30,9 +30,10 @@ from coldsend.kit.db import ReaderDep, SessionDep
 from coldsend.kit.errors import BadRequest
 from coldsend.kit.pagination import PageDep, page
 from coldsend.kit.repository import Record
+from coldsend.kit.routing import ApiRoute
 from coldsend.kit.schemas import COMMON_ERRORS, ErrorBody, JSONResponse, Page, json
 
-router = APIRouter(tags=["Campaign"], responses=COMMON_ERRORS)
+router = APIRouter(route_class=ApiRoute, tags=["Campaign"], responses=COMMON_ERRORS)
 
 Read = Annotated[Principal, Depends(Authorize("campaigns", "read"))]
 Create = Annotated[Principal, Depends(Authorize("campaigns", "create"))]

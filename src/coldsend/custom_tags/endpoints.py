@@ -21,10 +21,11 @@ from coldsend.kit.clock import isoformat
 from coldsend.kit.db import ReaderDep, SessionDep
 from coldsend.kit.pagination import PageDep, page
 from coldsend.kit.repository import Record, as_mapping
+from coldsend.kit.routing import ApiRoute
 from coldsend.kit.schemas import COMMON_ERRORS, ErrorBody, JSONResponse, Page, json
 
-router = APIRouter(tags=["CustomTag"], responses=COMMON_ERRORS)
-mapping_router = APIRouter(tags=["CustomTagMapping"], responses=COMMON_ERRORS)
+router = APIRouter(route_class=ApiRoute, tags=["CustomTag"], responses=COMMON_ERRORS)
+mapping_router = APIRouter(route_class=ApiRoute, tags=["CustomTagMapping"], responses=COMMON_ERRORS)
 
 Read = Annotated[Principal, Depends(Authorize("custom_tags", "read"))]
 Create = Annotated[Principal, Depends(Authorize("custom_tags", "create"))]

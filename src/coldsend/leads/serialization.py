@@ -12,6 +12,29 @@ def _str(value: Any) -> str | None:
     return None if value is None else str(value)
 
 
+# The lead's own fields as they appear in `payload` (camelCase), beside its custom variables.
+PAYLOAD_FIELDS = (
+    ("firstName", "first_name"),
+    ("lastName", "last_name"),
+    ("companyName", "company_name"),
+    ("jobTitle", "job_title"),
+    ("website", "website"),
+    ("phone", "phone"),
+    ("personalization", "personalization"),
+)
+
+
+def wire_payload(m: Mapping[str, Any]) -> dict[str, Any] | None:
+    """`payload` as the reference shows it: the stored custom variables, with the lead's own fields
+    under their camelCase names (the fields win over a custom variable of the same name); null when
+    the lead has neither."""
+    stored = m["payload"]
+    own = {key: m[column] for key, column in PAYLOAD_FIELDS if m[column] is not None}
+    if not own:
+        return stored or None
+    return {**stored, **own} if stored else own
+
+
 def serialize_lead(row: Any) -> dict[str, Any]:
     """`row` is a Core row or mapping of the `leads` table. Nullable enums and unset subsequence
     fields are left out rather than sent as null where the reference has no null in their type."""
@@ -36,7 +59,7 @@ def serialize_lead(row: Any) -> dict[str, Any]:
         "email_click_count": m["email_click_count"],
         "company_domain": m["company_domain"] or "",
         "status_summary": m["status_summary"] or {},
-        "payload": m["payload"],
+        "payload": wire_payload(m),
         "last_step_from": m["last_step_from"],
         "last_step_id": _str(m["last_step_id"]),
         "last_step_timestamp_executed": isoformat(m["last_step_timestamp_executed"]),

@@ -10,11 +10,12 @@ from coldsend.kit.auth import Authorize, Principal
 from coldsend.kit.clock import isoformat
 from coldsend.kit.db import SessionDep
 from coldsend.kit.repository import Record
+from coldsend.kit.routing import ApiRoute
 from coldsend.kit.schemas import COMMON_ERRORS, JSONResponse, json
 from coldsend.workspaces.schemas import Workspace, WorkspaceUpdate
 from coldsend.workspaces.service import WorkspaceService
 
-router = APIRouter(tags=["Workspace"], responses=COMMON_ERRORS)
+router = APIRouter(route_class=ApiRoute, tags=["Workspace"], responses=COMMON_ERRORS)
 
 Read = Annotated[Principal, Depends(Authorize("workspaces", "read"))]
 Update = Annotated[Principal, Depends(Authorize("workspaces", "update"))]
