@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, a
 from coldsend.api_keys.service import ApiKeyService
 from coldsend.app import create_app, install_database
 from coldsend.config import Settings
-from coldsend.kit.db import migrate
+from coldsend.kit.db import create_engine, migrate
 from coldsend.kit.ratelimit import RateLimiter
 from coldsend.workspaces.repository import create_workspace
 
@@ -100,8 +100,8 @@ async def database_url(admin_url: str, worker_id_name: str, test_run_id: str) ->
 
 
 @pytest.fixture(scope="session")
-async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
-    eng = create_async_engine(database_url, pool_size=5, max_overflow=5)
+async def engine(database_url: str, test_settings: Settings) -> AsyncIterator[AsyncEngine]:
+    eng = create_engine(database_url, test_settings, application_name="coldsend-tests")
     await migrate(eng)
     yield eng
     await eng.dispose()

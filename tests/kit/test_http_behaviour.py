@@ -198,3 +198,21 @@ async def test_healthz(client: httpx.AsyncClient) -> None:
     response = await client.get("/healthz")
     assert response.status_code == 200
     assert response.json()["status"] == "ok"
+
+
+async def test_startup_freezes_long_lived_objects_out_of_the_gc(database_url: str, test_settings: Settings) -> None:
+    """Full collections over start-up objects stalled requests ~100 ms (BENCHMARKS.md); serve freezes them."""
+    import gc
+
+    settings = test_settings.model_copy(update={"database_url": database_url})
+    app = create_app(settings)
+    gc.unfreeze()
+    try:
+        async with app.router.lifespan_context(app):
+            assert gc.get_freeze_count() > 0
+            response = await httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=app), base_url="http://t"
+            ).get("/healthz")
+            assert response.status_code == 200
+    finally:
+        gc.unfreeze()

@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Annotated
 
+import orjson
 from fastapi import Depends, Request
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import (
@@ -44,9 +45,15 @@ def database_url(settings: Settings) -> str:
     return embedded_database_url(settings.home)
 
 
+def json_dumps(value: object) -> str:
+    return orjson.dumps(value).decode()
+
+
 def create_engine(url: str, settings: Settings, *, application_name: str = "coldsend") -> AsyncEngine:
     return create_async_engine(
         url,
+        json_serializer=json_dumps,  # JSONB in and out through orjson (the stdlib's was 7% of a campaign GET)
+        json_deserializer=orjson.loads,
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
         pool_pre_ping=False,
