@@ -31,6 +31,14 @@ async def purge_idle_rate_limit_counters(engine: AsyncEngine) -> None:
         logger.info("purged %d idle rate-limit counters", result.rowcount)
 
 
+async def purge_old_queue_log(engine: AsyncEngine) -> None:
+    """The queue library logs every job state change and never deletes the log: keep a week of it."""
+    async with engine.begin() as conn:
+        result = await conn.execute(text("DELETE FROM pgqueuer_log WHERE created < now() - interval '7 days'"))
+    if result.rowcount:
+        logger.info("purged %d queue log rows older than 7 days", result.rowcount)
+
+
 # Modules whose import registers job handlers (`@job_handler`); API processes load them too, so that
 # enqueueing can check the type.
 TASK_MODULES: tuple[str, ...] = (
@@ -57,6 +65,7 @@ class Worker:
         self.jobs = JobRunner(engine)
         self.tasks: list[tuple[str, float, PeriodicTask]] = [
             ("purge-rate-limit-counters", 600.0, purge_idle_rate_limit_counters),
+            ("purge-queue-log", 3600.0, purge_old_queue_log),
         ]
         self._running: list[asyncio.Task[None]] = []
 
