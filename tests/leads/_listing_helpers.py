@@ -13,11 +13,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionm
 from coldsend.kit.clock import utcnow
 from coldsend.kit.ids import new_id
 from coldsend.kit.jobs import ENTRYPOINT, run_job
-from coldsend.lead_labels.models import LeadLabel
-from coldsend.lead_lists.models import LeadList
 from coldsend.leads.models import Lead
 from tests.conftest import Tenant
 from tests.factories import add_campaign
+from tests.leads.helpers import add_label, add_list, lead_row
 
 __all__ = ["LIST", "MOVE", "add_campaign", "add_label", "add_lead", "add_list", "lead_row", "list_leads", "move"]
 
@@ -25,26 +24,6 @@ LIST = "/api/v2/leads/list"
 MOVE = "/api/v2/leads/move"
 BY_CONTACT = "/api/v2/campaigns/search-by-contact"
 LEADS_TABLE = Lead.__table__
-
-
-async def add_list(session: AsyncSession, organization_id: uuid.UUID, name: str = "List") -> uuid.UUID:
-    statement = insert(LeadList).values(organization_id=organization_id, name=name).returning(LeadList.id)
-    return (await session.execute(statement)).scalar_one()
-
-
-async def add_label(
-    session: AsyncSession, organization_id: uuid.UUID, interest_status: int, sentiment: str = "positive"
-) -> None:
-    label = f"Label {interest_status}"
-    await session.execute(
-        insert(LeadLabel).values(
-            organization_id=organization_id,
-            label=label,
-            label_key=label.lower(),
-            interest_status_label=sentiment,
-            interest_status=interest_status,
-        )
-    )
 
 
 async def add_lead(
@@ -74,13 +53,6 @@ async def add_lead(
         .returning(Lead.id)
     )
     return (await session.execute(statement)).scalar_one()
-
-
-async def lead_row(session: AsyncSession, organization_id: uuid.UUID, lead_id: uuid.UUID | str) -> Any:
-    statement = select(LEADS_TABLE).where(
-        LEADS_TABLE.c.organization_id == organization_id, LEADS_TABLE.c.id == uuid.UUID(str(lead_id))
-    )
-    return (await session.execute(statement)).first()
 
 
 async def leads_of(
