@@ -1,0 +1,1 @@
+"""Outbound sending: template rendering and (later) the sending engine."""
