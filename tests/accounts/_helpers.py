@@ -6,13 +6,13 @@ import uuid
 from datetime import date
 from typing import Any
 
-import httpx
 from sqlalchemy import insert, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 
 from coldsend.accounts.models import Account, AccountDailyStat
 from coldsend.kit.jobs import ENTRYPOINT, run_job
 from tests.conftest import Tenant
+from tests.envelope import assert_envelope  # noqa: F401
 
 ACCOUNTS = "/api/v2/accounts"
 SMTP_PASSWORD = "smtp-secret-Pa55!"
@@ -42,14 +42,6 @@ async def create_account(tenant: Tenant, email: str = "sender@example.com", **ov
     response = await tenant.post(ACCOUNTS, json=account_body(email, **overrides))
     assert response.status_code == 200, response.text
     return response.json()
-
-
-def assert_envelope(response: httpx.Response, status: int) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    body = response.json()
-    assert set(body) == {"statusCode", "error", "message"}, body
-    assert body["statusCode"] == status and body["error"] and body["message"], body
-    return body
 
 
 async def account_row(session: AsyncSession, organization_id: uuid.UUID, email: str) -> Any:

@@ -12,6 +12,7 @@ import pytest
 
 from coldsend.block_list import endpoints
 from tests.conftest import Tenant
+from tests.envelope import assert_envelope
 
 ENTRIES = "/api/v2/block-lists-entries"
 
@@ -20,14 +21,6 @@ async def block(tenant: Tenant, value: str) -> dict[str, Any]:
     response = await tenant.post(ENTRIES, json={"bl_value": value})
     assert response.status_code == 200, response.text
     return response.json()
-
-
-def assert_envelope(response: httpx.Response, status: int) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    body = response.json()
-    assert set(body) == {"statusCode", "error", "message"}
-    assert body["statusCode"] == status and body["message"]
-    return body
 
 
 async def list_all(tenant: Tenant, **params: Any) -> list[dict[str, Any]]:

@@ -5,9 +5,8 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-import httpx
-
 from tests.conftest import Tenant
+from tests.envelope import assert_envelope as envelope  # noqa: F401
 
 CAMPAIGNS = "/api/v2/campaigns"
 ALL_WEEK = {str(d): True for d in range(7)}
@@ -53,12 +52,4 @@ async def create(tenant: Tenant, name: str = "Launch", **fields: Any) -> dict[st
     response = await tenant.post(CAMPAIGNS, json=body(name, **fields))
     assert response.status_code == 200, response.text
     result: dict[str, Any] = response.json()
-    return result
-
-
-def envelope(response: httpx.Response, status: int) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    result: dict[str, Any] = response.json()
-    assert set(result) == {"statusCode", "error", "message"} and result["statusCode"] == status, result
-    assert isinstance(result["message"], str) and result["message"]
     return result

@@ -7,6 +7,7 @@ import uuid
 import pytest
 
 from tests.conftest import Tenant
+from tests.envelope import assert_envelope
 from tests.factories import add_account, add_campaign
 
 TAGS = "/api/v2/custom-tags"
@@ -19,15 +20,6 @@ async def create_tag(tenant: Tenant, label: str, description: str | None = None)
     response = await tenant.post(TAGS, json=body)
     assert response.status_code == 200, response.text
     return response.json()
-
-
-def assert_envelope(response, status: int) -> dict:  # type: ignore[no-untyped-def]
-    assert response.status_code == status, response.text
-    body = response.json()
-    assert body["statusCode"] == status
-    assert isinstance(body["error"], str) and body["error"]
-    assert isinstance(body["message"], str) and body["message"]
-    return body
 
 
 # -- create ------------------------------------------------------------------------------------

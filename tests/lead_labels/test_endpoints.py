@@ -6,7 +6,6 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-import httpx
 import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -14,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from coldsend.lead_labels.repository import LeadLabelRepository
 from coldsend.lead_labels.service import pick_interest_status
 from tests.conftest import Tenant
+from tests.envelope import assert_envelope
 from tests.lead_lists.helpers import add_lead
 
 LABELS = "/api/v2/lead-labels"
@@ -23,14 +23,6 @@ async def create_label(tenant: Tenant, label: str, sentiment: str = "positive", 
     response = await tenant.post(LABELS, json={"label": label, "interest_status_label": sentiment, **fields})
     assert response.status_code == 200, response.text
     return response.json()
-
-
-def assert_envelope(response: httpx.Response, status: int) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    body = response.json()
-    assert set(body) == {"statusCode", "error", "message"}
-    assert body["statusCode"] == status and body["message"]
-    return body
 
 
 async def list_all(tenant: Tenant, **params: Any) -> list[dict[str, Any]]:

@@ -6,12 +6,12 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import httpx
 import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.conftest import Tenant
+from tests.envelope import assert_envelope
 from tests.lead_lists.helpers import add_lead
 
 LISTS = "/api/v2/lead-lists"
@@ -21,14 +21,6 @@ async def create_list(tenant: Tenant, name: str = "Prospects", **fields: Any) ->
     response = await tenant.post(LISTS, json={"name": name, **fields})
     assert response.status_code == 200, response.text
     return response.json()
-
-
-def assert_envelope(response: httpx.Response, status: int) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    body = response.json()
-    assert set(body) == {"statusCode", "error", "message"}
-    assert body["statusCode"] == status and body["message"]
-    return body
 
 
 async def list_all(tenant: Tenant, **params: Any) -> list[dict[str, Any]]:

@@ -17,6 +17,7 @@ from coldsend.lead_labels.models import LeadLabel
 from coldsend.lead_lists.models import LeadList
 from coldsend.leads.models import Lead
 from tests.conftest import Tenant
+from tests.envelope import assert_envelope  # noqa: F401
 
 LEADS = "/api/v2/leads"
 ADD = "/api/v2/leads/add"
@@ -114,14 +115,6 @@ async def post_json(tenant: Tenant, url: str, body: Any) -> httpx.Response:
     """POST a body httpx would refuse to encode (lone surrogates are valid JSON escapes, not UTF-8)."""
     content = json.dumps(body)  # ensure_ascii: surrogates travel as \\uXXXX escapes
     return await tenant.post(url, content=content, headers={"Content-Type": "application/json"})
-
-
-def assert_envelope(response: httpx.Response, status: int) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    body: dict[str, Any] = response.json()
-    assert set(body) == {"statusCode", "error", "message"}, body
-    assert body["statusCode"] == status and body["error"] and body["message"], body
-    return body
 
 
 async def queued_tasks(session: AsyncSession, name: str) -> list[dict[str, Any]]:
