@@ -13,6 +13,7 @@ import pytest
 from coldsend.block_list import endpoints
 from tests.conftest import Tenant
 from tests.envelope import assert_envelope
+from tests.paging import every_item
 
 ENTRIES = "/api/v2/block-lists-entries"
 
@@ -24,15 +25,7 @@ async def block(tenant: Tenant, value: str) -> dict[str, Any]:
 
 
 async def list_all(tenant: Tenant, **params: Any) -> list[dict[str, Any]]:
-    items: list[dict[str, Any]] = []
-    cursor = None
-    while True:
-        query = {**params, **({"starting_after": cursor} if cursor else {})}
-        body = (await tenant.get(ENTRIES, params=query)).json()
-        items.extend(body["items"])
-        cursor = body.get("next_starting_after")
-        if not cursor:
-            return items
+    return await every_item(tenant, ENTRIES, **params)
 
 
 def csv_rows(response: httpx.Response) -> list[list[str]]:

@@ -15,6 +15,7 @@ from coldsend.lead_labels.service import pick_interest_status
 from tests.conftest import Tenant
 from tests.envelope import assert_envelope
 from tests.lead_lists.helpers import add_lead
+from tests.paging import every_item
 
 LABELS = "/api/v2/lead-labels"
 
@@ -26,18 +27,7 @@ async def create_label(tenant: Tenant, label: str, sentiment: str = "positive", 
 
 
 async def list_all(tenant: Tenant, **params: Any) -> list[dict[str, Any]]:
-    items: list[dict[str, Any]] = []
-    cursor = None
-    for _ in range(1000):
-        query = {**params, **({"starting_after": cursor} if cursor else {})}
-        response = await tenant.get(LABELS, params=query)
-        assert response.status_code == 200, response.text
-        body = response.json()
-        items.extend(body["items"])
-        cursor = body.get("next_starting_after")
-        if not cursor:
-            return items
-    raise AssertionError("pagination did not end")
+    return await every_item(tenant, LABELS, **params)
 
 
 async def interest_of(session: AsyncSession, lead_id: uuid.UUID) -> int | None:

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tests.conftest import Tenant
 from tests.envelope import assert_envelope
 from tests.lead_lists.helpers import add_lead
+from tests.paging import every_item
 
 LISTS = "/api/v2/lead-lists"
 
@@ -24,18 +25,7 @@ async def create_list(tenant: Tenant, name: str = "Prospects", **fields: Any) ->
 
 
 async def list_all(tenant: Tenant, **params: Any) -> list[dict[str, Any]]:
-    items: list[dict[str, Any]] = []
-    cursor = None
-    for _ in range(1000):
-        query = {**params, **({"starting_after": cursor} if cursor else {})}
-        response = await tenant.get(LISTS, params=query)
-        assert response.status_code == 200, response.text
-        body = response.json()
-        items.extend(body["items"])
-        cursor = body.get("next_starting_after")
-        if not cursor:
-            return items
-    raise AssertionError("pagination did not end")
+    return await every_item(tenant, LISTS, **params)
 
 
 async def workspace_owner(session: AsyncSession, tenant: Tenant) -> str:
