@@ -86,6 +86,7 @@ from harness import (
     CpuMeter,
     CpuUse,
     PageTimes,
+    add_server_arguments,
     disturbed,
     log,
     page_rows,
@@ -1186,30 +1187,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--search-samples", type=int, default=30, help="timed requests per search")
     parser.add_argument("--explain-samples", type=int, default=10, help="EXPLAIN ANALYZE runs per query (median)")
     parser.add_argument(
-        "--database-url",
-        default=None,
-        help="use this PostgreSQL instead of a temporary embedded one (a workspace is created and dropped "
-        "again unless --keep)",
-    )
-    parser.add_argument("--port", type=int, default=0, help="Coldsend port (0: a free one)")
-    parser.add_argument("--bare-port", type=int, default=0, help="bare Starlette port (0: a free one; started, unused)")
-    parser.add_argument("--keep", action="store_true", help="keep the temporary directory / seeded workspace")
-    parser.add_argument("--json", dest="json_out", default=None, help="also write the results as JSON here")
-    parser.add_argument(
-        "--server-env",
-        action="append",
-        default=[],
-        metavar="NAME=VALUE",
-        help="extra environment for the Coldsend server, e.g. COLDSEND_DB_POOL_SIZE=20 (repeatable)",
-    )
-    parser.add_argument(
         "--py-spy",
         default=None,
         metavar="OUT",
         help="after measuring, profile the server with py-spy while it imports --profile-batches batches into OUT "
         "(.svg flamegraph, .json speedscope, anything else: collapsed stacks)",
     )
-    parser.add_argument("--py-spy-bin", default=None, help="path of the py-spy executable")
     parser.add_argument("--profile-batches", type=int, default=60, help="import batches under py-spy")
     parser.add_argument(
         "--wait-others",
@@ -1217,21 +1200,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         default=2400.0,
         help=f"wait up to this many seconds in all for other benchmarks ({OTHER_BENCHMARKS}) to finish",
     )
-    parser.add_argument(
-        "--wait-idle",
-        type=float,
-        default=120.0,
-        help="before each measurement wait up to this many seconds for other processes to leave the CPU idle",
-    )
-    parser.add_argument(
-        "--idle-threshold", type=float, default=0.15, help="machine CPU share counted as idle for --wait-idle"
-    )
-    parser.add_argument(
-        "--quiet-for", type=float, default=5.0, help="seconds the machine must stay idle in a row before a measurement"
-    )
-    parser.add_argument(
-        "--retries", type=int, default=2, help="measure a phase again (at most this many times) when disturbed"
-    )
+    add_server_arguments(parser)
     args = parser.parse_args(argv)
     if not 2 * PAGE_LIMIT + 1 <= args.leads <= 10_000_000:
         parser.error(f"--leads must be in {2 * PAGE_LIMIT + 1}..10000000")

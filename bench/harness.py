@@ -794,14 +794,9 @@ def throughput_tables(
 # -- command line -----------------------------------------------------------------------------------
 
 
-def add_common_arguments(parser: argparse.ArgumentParser) -> None:
-    """The options every HTTP benchmark takes (wrk, pages, database, servers, profile, idle wait)."""
-    parser.add_argument("--duration", type=float, default=10.0, help="measured wrk seconds per endpoint")
-    parser.add_argument("--warmup", type=float, default=3.0, help="wrk warm-up seconds before each measurement")
-    parser.add_argument("--connections", type=int, default=50, help="wrk concurrent connections")
-    parser.add_argument("--threads", type=int, default=1, help="wrk threads")
-    parser.add_argument("--rotate-ids", type=int, default=1000, help="distinct ids the GET-by-id run cycles over")
-    parser.add_argument("--page-samples", type=int, default=50, help="timed requests per page (first and deep)")
+def add_server_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of every benchmark that starts a Coldsend server: database, ports, output, py-spy binary,
+    server environment, and the quiet-machine wait."""
     parser.add_argument(
         "--database-url",
         default=None,
@@ -812,13 +807,6 @@ def add_common_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--bare-port", type=int, default=0, help="bare Starlette port (0: a free one)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory / seeded workspace")
     parser.add_argument("--json", dest="json_out", default=None, help="also write the results as JSON here")
-    parser.add_argument(
-        "--py-spy",
-        default=None,
-        metavar="OUT",
-        help="after measuring, profile the server under the same load with py-spy into OUT "
-        "(.svg flamegraph, .json speedscope, anything else: collapsed stacks)",
-    )
     parser.add_argument("--py-spy-bin", default=None, help="path of the py-spy executable")
     parser.add_argument(
         "--server-env",
@@ -845,6 +833,24 @@ def add_common_arguments(parser: argparse.ArgumentParser) -> None:
         default=2,
         help="measure again (at most this many times) when other processes disturbed a measured run",
     )
+
+
+def add_common_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options every HTTP benchmark takes (wrk, pages, database, servers, profile, idle wait)."""
+    parser.add_argument("--duration", type=float, default=10.0, help="measured wrk seconds per endpoint")
+    parser.add_argument("--warmup", type=float, default=3.0, help="wrk warm-up seconds before each measurement")
+    parser.add_argument("--connections", type=int, default=50, help="wrk concurrent connections")
+    parser.add_argument("--threads", type=int, default=1, help="wrk threads")
+    parser.add_argument("--rotate-ids", type=int, default=1000, help="distinct ids the GET-by-id run cycles over")
+    parser.add_argument("--page-samples", type=int, default=50, help="timed requests per page (first and deep)")
+    parser.add_argument(
+        "--py-spy",
+        default=None,
+        metavar="OUT",
+        help="after measuring, profile the server under the same load with py-spy into OUT "
+        "(.svg flamegraph, .json speedscope, anything else: collapsed stacks)",
+    )
+    add_server_arguments(parser)
 
 
 def check_common_arguments(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
