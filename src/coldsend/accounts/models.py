@@ -53,6 +53,10 @@ class Account(WorkspaceScoped, Timestamps, Base):
     imap_username: Mapped[str | None] = mapped_column(String, default=None)
     imap_password_encrypted: Mapped[str | None] = mapped_column(String, default=None)
     connection_checked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+    # the sending engine: gap between sends, and which worker sends from the mailbox now
+    send_available_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+    send_lease_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+    send_lease_owner: Mapped[str | None] = mapped_column(String, default=None)
 
 
 class AccountDailyStat(Base):

@@ -53,3 +53,5 @@ class Campaign(WorkspaceScoped, Timestamps, Base):
     provider_routing_rules: Mapped[list[Any]] = mapped_column(JSONB, default=list)
     shared_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
     timestamp_launched: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+    timestamp_last_sent: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+    sending_issue: Mapped[dict[str, Any] | None] = mapped_column(JSONB, default=None)

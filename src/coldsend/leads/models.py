@@ -4,7 +4,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, DateTime, Integer, SmallInteger, String, Uuid
+from sqlalchemy import Boolean, DateTime, Integer, SmallInteger, String, Uuid, func
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -55,6 +55,9 @@ class Lead(WorkspaceScoped, Timestamps, Base):
     email_replied_variant: Mapped[int | None] = mapped_column(Integer, default=None)
     email_clicked_step: Mapped[int | None] = mapped_column(Integer, default=None)
     email_clicked_variant: Mapped[int | None] = mapped_column(Integer, default=None)
+    # the sending engine's progress: index of the next step, and when it is due (NULL: nothing left)
+    next_step: Mapped[int] = mapped_column(SmallInteger, default=0)
+    next_send_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), server_default=func.now())
     last_contacted_from: Mapped[str | None] = mapped_column(String, default=None)
     timestamp_added_subsequence: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
     timestamp_last_contact: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)

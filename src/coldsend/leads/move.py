@@ -241,6 +241,9 @@ class MoveRepository(LeadSearchRepository):
         }
         for name in SEQUENCE_POSITION:
             values[name] = value(name, None)
+        # the destination campaign's sequence starts over, due at once (the sending engine's state)
+        values["next_step"] = value("next_step", 0)
+        values["next_send_at"] = value("next_send_at", now)
         if body.reset_interest_status:
             values["lt_interest_status"] = value("lt_interest_status", None)
             values["timestamp_last_interest_change"] = case(
