@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from coldsend.config import Settings
 from coldsend.kit.jobs import JobRunner
+from coldsend.sending.engine import SendingEngine
 
 logger = logging.getLogger("coldsend.worker")
 
@@ -68,9 +69,22 @@ class Worker:
             ("purge-queue-log", 3600.0, purge_old_queue_log),
         ]
         self._running: list[asyncio.Task[None]] = []
+        self.sending: SendingEngine | None = None
+        if settings.sending_enabled:
+            self.sending = SendingEngine(
+                engine,
+                settings,
+                batch_size=settings.send_batch_size,
+                lease_seconds=settings.send_lease_seconds,
+                concurrency=settings.send_concurrency,
+            )
 
     async def start(self) -> None:
         await self.jobs.start()
+        if self.sending is not None:
+            self._running.append(
+                asyncio.create_task(self.sending.run(self.settings.send_interval), name="worker:sending")
+            )
         for name, interval, func in self.tasks:
             self._running.append(asyncio.create_task(self._loop(name, interval, func), name=f"worker:{name}"))
         logger.info("worker started with %d periodic task(s)", len(self.tasks))

@@ -37,6 +37,14 @@ def upgrade() -> None:
         "WHERE campaign_id IS NOT NULL AND next_send_at IS NOT NULL"
     )
 
+    # Replied leads by domain, for `stop_for_company` (only replied leads: a tiny index).
+    op.execute(
+        "CREATE INDEX ix_leads_replied_domain ON leads (campaign_id, company_domain) "
+        "WHERE campaign_id IS NOT NULL AND timestamp_last_reply IS NOT NULL"
+    )
+    # The scheduler's scan of active campaigns across workspaces.
+    op.execute("CREATE INDEX ix_campaigns_active ON campaigns (id) WHERE status = 1")
+
     # -- account sending state -----------------------------------------------------------------
     # `send_available_at`: the account's next send may not happen before (sending gap + random wait);
     # `send_lease_until`/`send_lease_owner`: one worker at a time sends from a mailbox.
@@ -72,7 +80,8 @@ def upgrade() -> None:
         sa.Column("sent_at", TS),
         sa.Column("error", sa.String),
         sa.PrimaryKeyConstraint("organization_id", "id"),
-        sa.UniqueConstraint("lead_id", "step", name="uq_outbox_lead_step"),
+        # a lead moved to another campaign starts that sequence afresh under the same lead id
+        sa.UniqueConstraint("lead_id", "campaign_id", "step", name="uq_outbox_lead_step"),
         sa.ForeignKeyConstraint(
             ["organization_id", "lead_id"], ["leads.organization_id", "leads.id"], ondelete="CASCADE"
         ),
@@ -199,6 +208,8 @@ def downgrade() -> None:
     op.drop_column("campaigns", "timestamp_last_sent")
     for column in ("send_lease_owner", "send_lease_until", "send_available_at"):
         op.drop_column("accounts", column)
+    op.execute("DROP INDEX ix_campaigns_active")
+    op.execute("DROP INDEX ix_leads_replied_domain")
     op.execute("DROP INDEX ix_leads_due")
     op.drop_column("leads", "next_send_at")
     op.drop_column("leads", "next_step")
