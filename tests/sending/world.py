@@ -132,6 +132,7 @@ class World:
                     "id": new_id(),
                     "campaign_id": campaign_id,
                     "company_domain": address.rpartition("@")[2],
+                    "status": 1,
                     "next_send_at": due or self.clock.now(),
                     **values,
                     "email": address,
