@@ -13,6 +13,7 @@ from sqlalchemy import insert, text, update
 from coldsend.accounts.models import AccountDailyStat
 from coldsend.campaigns.models import Campaign
 from coldsend.campaigns.service import CampaignService
+from coldsend.leads.models import Lead
 from tests.campaigns.helpers import ALWAYS_OPEN, CAMPAIGNS, OFFICE_HOURS, create, envelope, steps
 from tests.conftest import Tenant
 from tests.factories import add_account, add_campaign
@@ -352,9 +353,21 @@ async def test_other_states_are_diagnosed(tenant: Tenant, status: int, code: str
     assert result["summary"]["status"] == code
 
 
+async def add_due_lead(tenant: Tenant, campaign: dict[str, Any], email: str = "lead@example.com") -> None:
+    await tenant.session.execute(
+        insert(Lead).values(
+            organization_id=tenant.id,
+            campaign_id=uuid.UUID(campaign["id"]),
+            email=email,
+            next_send_at=datetime(2026, 1, 1, tzinfo=UTC),
+        )
+    )
+
+
 async def test_active_and_in_schedule_with_a_sender_is_healthy(tenant: Tenant) -> None:
     campaign = await ready(tenant)
     await call(tenant, campaign, "activate")
+    await add_due_lead(tenant, campaign)
     result = await sending_status(tenant, campaign)
     diagnostics = result["diagnostics"]
     assert diagnostics["status"] == "healthy" and diagnostics["schedule_status"] == {"in_schedule": True}
@@ -369,9 +382,13 @@ async def test_active_without_usable_senders_has_no_accounts_available(tenant: T
     campaign = await create(tenant, sequences=steps(), email_list=["paused@acme.com", "broken@acme.com"])
     await set_status(tenant, campaign, 1)
     diagnostics = (await sending_status(tenant, campaign))["diagnostics"]
-    assert diagnostics["status"] == "no_accounts_available"
+    assert diagnostics["status"] == "no_accounts_available"  # one is paused: not every sender is in error
     assert diagnostics["accounts_summary"]["available"] == 0
     assert diagnostics["accounts_summary"]["unavailable"]["disconnected"] == 1
+    await tenant.session.execute(
+        text("DELETE FROM accounts WHERE organization_id = :o AND email = 'paused@acme.com'"), {"o": tenant.id}
+    )
+    assert (await sending_status(tenant, campaign))["diagnostics"]["status"] == "all_accounts_unhealthy"
     await tenant.session.execute(text("DELETE FROM accounts WHERE organization_id = :o"), {"o": tenant.id})
     assert (await sending_status(tenant, campaign))["diagnostics"]["status"] == "no_accounts_available"
 
@@ -380,6 +397,7 @@ async def test_senders_at_their_daily_limit(tenant: Tenant) -> None:
     account_id = await add_account(tenant.session, tenant.id, "busy@acme.com", daily_limit=5)
     campaign = await create(tenant, sequences=steps(), email_list=["busy@acme.com"])
     await call(tenant, campaign, "activate")
+    await add_due_lead(tenant, campaign)
     await tenant.session.execute(
         insert(AccountDailyStat).values(
             organization_id=tenant.id, account_id=account_id, day=datetime.now(UTC).date(), sent=5
@@ -403,6 +421,7 @@ async def test_active_outside_its_dates_is_out_of_schedule(tenant: Tenant) -> No
 async def test_sending_status_follows_the_schedule_at_an_injected_now(tenant: Tenant) -> None:
     campaign = await ready(tenant, campaign_schedule=OFFICE_HOURS)
     await call(tenant, campaign, "activate")
+    await add_due_lead(tenant, campaign)
     service = CampaignService(tenant.session, tenant.id)
     tuesday_10_chicago = datetime(2026, 11, 24, 16, 0, tzinfo=UTC)
     assert (await service.sending_status(campaign["id"], tuesday_10_chicago))["diagnostics"]["status"] == "healthy"

@@ -25,7 +25,6 @@ MAPPINGS: Table = CustomTagMapping.__table__  # type: ignore[assignment]
 DAILY_STATS: Table = AccountDailyStat.__table__  # type: ignore[assignment]
 
 
-
 class CampaignRepository(WorkspaceRepository):
     table: ClassVar[Table] = CAMPAIGNS
 
@@ -153,6 +152,7 @@ class CampaignRepository(WorkspaceRepository):
                 ACCOUNTS.c.email,
                 ACCOUNTS.c.status,
                 ACCOUNTS.c.daily_limit,
+                ACCOUNTS.c.send_available_at,
                 func.coalesce(stats.sent, 0).label("sent_today"),
             ).select_from(joined),
             ACCOUNTS,

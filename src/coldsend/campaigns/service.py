@@ -34,7 +34,6 @@ from pydantic import BaseModel
 
 from coldsend.accounts.repository import AccountRepository
 from coldsend.campaigns.repository import CampaignRepository, find_campaign_on_server
-from coldsend.campaigns.schedule import is_open, next_open, parse_schedule
 from coldsend.campaigns.schemas import (
     AddVariables,
     CampaignCreate,
@@ -309,49 +308,10 @@ class CampaignService:
             diagnostics = None if row.status in SUMMARY_ONLY else _diagnostics(row.id, stamp, code)
             return {"diagnostics": diagnostics, "summary": _summary(code, message)}
 
-        schedule = parse_schedule(row.campaign_schedule or {})
-        if not is_open(schedule, now):
-            opening = next_open(schedule, now)
-            message = "The campaign is outside its sending schedule"
-            message += (
-                f"; it opens next at {isoformat(opening)}." if opening else " and no window opens in the next days."
-            )
-            diagnostics = _diagnostics(row.id, stamp, "out_of_schedule")
-            diagnostics["schedule_status"] = {"in_schedule": False}
-            return {"diagnostics": diagnostics, "summary": _summary("out_of_schedule", message)}
+        from coldsend.sending.status import diagnose  # the engine's view (imports the engine)
 
-        senders = await self.campaigns.senders(row.email_list, row.email_tag_list, now.date())
-        disconnected = sum(1 for s in senders if s.status < 0)
-        active = [s for s in senders if s.status == 1]
-        limit_hit = sum(1 for s in active if s.daily_limit is not None and s.sent_today >= s.daily_limit)
-        available = len(active) - limit_hit
-        if not active:
-            code = "no_accounts_available"
-            if not senders:
-                message = (
-                    "No sending account: add accounts to email_list, or tag accounts with a tag of email_tag_list."
-                )
-            else:
-                message = f"None of the {len(senders)} sending accounts can send: they are paused or in error."
-        elif available == 0:
-            code = "account_daily_limit_met"
-            message = "Every sending account has reached its daily limit; sending resumes tomorrow."
-        else:
-            code = "healthy"
-            message = f"The campaign is sending from {available} account(s)."
-        diagnostics = _diagnostics(row.id, stamp, code)
-        diagnostics["schedule_status"] = {"in_schedule": True}
-        diagnostics["accounts_summary"] = {
-            "total_connected": len(senders) - disconnected,
-            "available": available,
-            "unavailable": {
-                "daily_limit_hit": limit_hit,
-                "slow_ramp_limit_hit": 0,
-                "disconnected": disconnected,
-                "global_gap_not_met": 0,
-            },
-        }
-        return {"diagnostics": diagnostics, "summary": _summary(code, message)}
+        diagnostics, summary = await diagnose(self.session, row, now)
+        return {"diagnostics": diagnostics, "summary": summary}
 
     # -- helpers ----------------------------------------------------------------------------------
 

@@ -39,7 +39,7 @@ import ssl
 import time as monotonic_time
 import uuid
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from html import escape
@@ -645,7 +645,13 @@ class SendingEngine:
         from coldsend.tracking.links import unsubscribe_url
 
         unsubscribe = unsubscribe_url(tracking_base, self.tracking_key, item.outbox_id)
-        context = build_context(lead._mapping, account._mapping, now=item.claimed_at, timezone=turn.compiled.timezone)
+        context = build_context(
+            lead._mapping,
+            account._mapping,
+            now=item.claimed_at,
+            timezone=turn.compiled.timezone,
+            unsubscribe_url=unsubscribe,
+        )
         rng = random.Random(item.outbox_id.int)
         subject = " ".join(variant.subject.render(context, rng).split())
         if not subject and item.previous_subject is not None:
@@ -767,9 +773,9 @@ class SendingEngine:
             await repo.finish_account_turn(account.id, available, self.owner)
             if bounced and not campaign.disable_bounce_protect:
                 await self._bounce_protect(repo, campaign.id, now)
-            if bounced or any(o for o in sent if o.item.step + 1 >= len(steps)):
-                if await repo.complete_campaign_if_done(campaign.id, now):
-                    logger.info("campaign %s completed: no lead has a step left to send", campaign.id)
+            finished = bounced or any(o for o in sent if o.item.step + 1 >= len(steps))
+            if finished and await repo.complete_campaign_if_done(campaign.id, now):
+                logger.info("campaign %s completed: no lead has a step left to send", campaign.id)
         for o in sent:
             logger.debug("sent step %d to %s from %s", o.item.step + 1, o.item.lead.email, account.email)
         if bounced or deferred:
@@ -779,13 +785,14 @@ class SendingEngine:
 
     async def _bounce_protect(self, repo: SendingRepository, campaign_id: uuid.UUID, now: datetime) -> None:
         sent, bounced = await repo.campaign_totals(campaign_id)
-        if sent >= BOUNCE_PROTECT_MIN_SENT and bounced / sent > BOUNCE_PROTECT_RATE:
-            if await repo.set_campaign_status(
-                campaign_id, int(CampaignStatus.BOUNCE_PROTECT), now, only_from=int(CampaignStatus.ACTIVE)
-            ):
-                logger.warning(
-                    "campaign %s paused by bounce protection: %d of %d sends bounced", campaign_id, bounced, sent
-                )
+        if sent < BOUNCE_PROTECT_MIN_SENT or bounced / sent <= BOUNCE_PROTECT_RATE:
+            return
+        if await repo.set_campaign_status(
+            campaign_id, int(CampaignStatus.BOUNCE_PROTECT), now, only_from=int(CampaignStatus.ACTIVE)
+        ):
+            logger.warning(
+                "campaign %s paused by bounce protection: %d of %d sends bounced", campaign_id, bounced, sent
+            )
 
     def _email_row(self, turn: Turn, o: Outcome) -> dict[str, Any]:
         item, campaign, account, lead = o.item, turn.campaign, turn.account, o.item.lead

@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from coldsend.kit.repository import Record
+from coldsend.kit.clock import isoformat
+from coldsend.kit.repository import Executor, Record
 from coldsend.sending.models import OutboxState
 
 # -- the scheduler's server-wide scans ------------------------------------------------------------
@@ -120,7 +122,7 @@ CAMPAIGN_COLUMNS = """
 class SendingRepository:
     """The engine's statements inside one workspace."""
 
-    def __init__(self, conn: AsyncConnection, organization_id: uuid.UUID) -> None:
+    def __init__(self, conn: Executor, organization_id: uuid.UUID) -> None:
         self.conn = conn
         self.organization_id = organization_id
 
@@ -524,7 +526,8 @@ class SendingRepository:
 
     async def count_bounce(self, campaign_id: uuid.UUID, account_id: uuid.UUID, day: date, utc_day: date) -> None:
         await self._run(
-            """INSERT INTO campaign_daily_stats (organization_id, campaign_id, day, bounced) VALUES (:org, :cid, :day, 1)
+            """INSERT INTO campaign_daily_stats (organization_id, campaign_id, day, bounced)
+            VALUES (:org, :cid, :day, 1)
             ON CONFLICT (organization_id, campaign_id, day) DO UPDATE SET bounced = campaign_daily_stats.bounced + 1""",
             cid=campaign_id,
             day=day,
@@ -612,11 +615,57 @@ class SendingRepository:
         row = result.one()
         return row[0], row[1]
 
+    async def lead_readiness(self, campaign_id: uuid.UUID, now: datetime) -> LeadReadiness:
+        return await lead_readiness(self, campaign_id, now)
+
+    async def track_issue(self, campaign_id: uuid.UUID, code: str | None, now: datetime) -> dict[str, Any] | None:
+        """Store the sending-status code on the campaign when it changes; count checks seeing it again."""
+        result = await self._run(
+            """UPDATE campaigns SET sending_issue = CASE
+                WHEN sending_issue IS NOT NULL AND sending_issue->>'code' IS NOT DISTINCT FROM CAST(:code AS text)
+                THEN jsonb_set(sending_issue, '{checks}', to_jsonb(coalesce((sending_issue->>'checks')::int, 0) + 1))
+                ELSE jsonb_build_object('code', CAST(:code AS text), 'first_seen_at', CAST(:stamp AS text), 'checks', 1)
+              END
+            WHERE organization_id = :org AND id = :cid RETURNING sending_issue""",
+            cid=campaign_id,
+            code=code,
+            stamp=isoformat(now),
+        )
+        value = result.scalar()
+        return value if code is not None else None
+
     async def leads(self, ids: Sequence[uuid.UUID]) -> Sequence[Record]:
         result = await self._run(
             f"SELECT {LEAD_COLUMNS} FROM leads l WHERE l.organization_id = :org AND l.id = ANY(:ids)", ids=list(ids)
         )
         return result.all()  # type: ignore[no-any-return]
+
+
+@dataclass(frozen=True)
+class LeadReadiness:
+    due_new: bool
+    due_follow_ups: bool
+    waiting: int  # leads whose next step waits for its delay (or a retry), counted up to 100,000
+    earliest_waiting: datetime | None
+
+
+_READINESS = """
+    SELECT
+      EXISTS (SELECT 1 FROM leads WHERE campaign_id = :cid AND status = 1 AND next_send_at <= :now
+              AND organization_id = :org AND next_step = 0) AS due_new,
+      EXISTS (SELECT 1 FROM leads WHERE campaign_id = :cid AND status = 1 AND next_send_at <= :now
+              AND organization_id = :org AND next_step > 0) AS due_follow_ups,
+      (SELECT count(*) FROM (SELECT 1 FROM leads WHERE campaign_id = :cid AND status = 1
+              AND next_send_at > :now AND next_send_at < 'infinity' AND organization_id = :org
+              LIMIT 100000) AS w) AS waiting,
+      (SELECT min(next_send_at) FROM leads WHERE campaign_id = :cid AND status = 1
+              AND next_send_at > :now AND next_send_at < 'infinity' AND organization_id = :org) AS earliest
+"""
+
+
+async def lead_readiness(repo: SendingRepository, campaign_id: uuid.UUID, now: datetime) -> LeadReadiness:
+    row = (await repo._run(_READINESS, cid=campaign_id, now=now)).one()
+    return LeadReadiness(bool(row.due_new), bool(row.due_follow_ups), int(row.waiting), row.earliest)
 
 
 def _json(value: Mapping[str, Any]) -> str:
