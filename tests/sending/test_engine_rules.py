@@ -348,3 +348,19 @@ async def test_days_of_schedule_run_in_seconds(world: World) -> None:
     # Fri -> (2 days) Sunday closed -> Monday 09:00 local; Monday -> Wednesday
     assert [d.astimezone(UTC).strftime("%a") for d in sent_at] == ["Fri", "Mon", "Wed"]
     assert (await world.lead(lead)).status == 3
+
+
+async def test_pausing_mid_turn_stops_the_remaining_sends_within_a_second(world: World) -> None:
+    campaign = await simple(world)
+    leads = await world.leads(campaign, *[f"l{i:02}@lead.example" for i in range(40)])
+    world.servers["sam@sender.example"].delay = 0.1  # each message takes 100 ms: a 4 s turn
+    running = asyncio.create_task(world.run())
+    await asyncio.sleep(0.5)
+    await world.execute("UPDATE campaigns SET status = 2 WHERE id = :id", id=campaign)
+    report = await asyncio.wait_for(running, timeout=10)
+    assert 1 <= report.sent <= 20
+    states = [o.state for o in await world.outbox()]
+    assert states.count("done") == report.sent and states.count("cancelled") == 40 - report.sent
+    waiting = [row for row in [await world.lead(lead) for lead in leads] if row.next_step == 0]
+    assert len(waiting) == 40 - report.sent
+    assert all(row.next_send_at is not None and row.next_send_at.year < 9999 for row in waiting)
