@@ -182,3 +182,15 @@ async def test_recovery_cancels_abandoned_sends_of_a_paused_campaign(world: Worl
     assert world.inbox() == []
     assert (await world.outbox())[0].state == "cancelled"
     assert (await world.lead(lead)).next_send_at == world.clock.now()
+
+
+async def test_a_send_refused_temporarily_six_times_is_a_soft_bounce(world: World) -> None:
+    campaign = await _campaign(world)
+    [lead] = await world.leads(campaign, "busy@lead.example")
+    world.servers["sam@sender.example"].recipient_replies["busy@lead.example"] = "452 4.2.2 Mailbox full"
+    for _ in range(6):
+        assert await world.run_until_idle() == 0
+        world.clock.advance(hours=7)
+    [row] = await world.outbox()
+    assert (row.state, row.attempts) == ("failed", 6) and "gave up after 6" in row.error
+    assert (await world.lead(lead)).status == -1

@@ -68,6 +68,7 @@ logger = logging.getLogger("coldsend.sending")
 
 DELAY_UNITS = {"minutes": 60, "hours": 3600, "days": 86400}
 RETRY_DELAYS = (300, 900, 3600, 3 * 3600, 6 * 3600)  # seconds before retrying a 4xx, by attempt
+MAX_ATTEMPTS = len(RETRY_DELAYS) + 1  # a send refused with 4xx this many times is a (soft) bounce
 BOUNCE_PROTECT_MIN_SENT = 20  # bounce protection judges a campaign once it sent this many
 BOUNCE_PROTECT_RATE = 0.10  # ... and pauses it (status -2) above this share of bounces
 STATUS_CHECK_SECONDS = 1.0  # how often a running turn re-reads its campaign's and account's status
@@ -717,6 +718,9 @@ class SendingEngine:
     async def settle(self, turn: Turn, outcomes: Sequence[Outcome]) -> None:
         """Record the turn's outcomes in one transaction (see the module docstring)."""
         now = self.now()
+        for o in outcomes:
+            if o.kind == "deferred" and o.item.attempts >= MAX_ATTEMPTS:
+                o.kind, o.error = "bounced", f"gave up after {o.item.attempts} temporary refusals: {o.error}"
         sent = [o for o in outcomes if o.kind == "sent"]
         bounced = [o for o in outcomes if o.kind == "bounced"]
         deferred = [o for o in outcomes if o.kind == "deferred"]
