@@ -39,6 +39,7 @@ from coldsend.lead_labels.endpoints import router as lead_labels_router
 from coldsend.lead_lists.endpoints import router as lead_lists_router
 from coldsend.leads.endpoints import router as leads_router
 from coldsend.leads.listing_endpoints import router as lead_listing_router
+from coldsend.tracking.endpoints import router as tracking_router
 from coldsend.worker import load_task_modules
 from coldsend.workspaces.endpoints import router as workspaces_router
 
@@ -224,6 +225,7 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = False, ma
     app.add_middleware(ApiCompatibility)
     for router in ROUTERS:
         app.include_router(router, prefix=API_PREFIX)
+    app.include_router(tracking_router)  # public /t/... tracking routes: no key, not in the schema
     app.openapi = _custom_openapi(app)  # type: ignore[method-assign]
 
     app.mount("/docs-static", StaticFiles(directory=DOCS_STATIC), name="docs-static")

@@ -265,8 +265,12 @@ async def _get_campaign_sending_status(tenant: Tenant, other: Tenant, session: A
     ready = await ready_campaign(tenant, session)
     assert (await tenant.post(f"{CAMPAIGNS}/{ready['id']}/activate")).status_code == 200
     url = f"{CAMPAIGNS}/{ready['id']}/sending-status"
+    waiting = expect(await tenant.get(url), 200, "getCampaignSendingStatus")
+    assert waiting["diagnostics"]["status"] == "waiting_for_leads"
+    added = await tenant.post("/api/v2/leads", json={"campaign": ready["id"], "email": "due@example.com"})
+    assert added.status_code == 200, added.text
     healthy = expect(await tenant.get(url, params={"with_ai_summary": "true"}), 200, "getCampaignSendingStatus")
-    assert healthy["diagnostics"]["status"] == "healthy"
+    assert healthy["diagnostics"]["status"] == "healthy", healthy
 
     later = await ready_campaign(tenant, session, "Later", campaign_schedule=NEVER_YET)
     assert (await tenant.post(f"{CAMPAIGNS}/{later['id']}/activate")).status_code == 200

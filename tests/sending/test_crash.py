@@ -16,11 +16,12 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from datetime import UTC, datetime
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+
 from coldsend.config import Settings
 from coldsend.kit.crypto import secret_box
 from tests.conftest import REPO_ROOT, CommittedWorkspace
@@ -66,8 +67,8 @@ def _start_worker(database_url: str, settings: Settings) -> subprocess.Popen[byt
     )
 
 
-async def _wait_for(farm: FarmProcess, count: int, timeout: float) -> int:
-    deadline = time.monotonic() + timeout
+async def _wait_for(farm: FarmProcess, count: int, within: float) -> int:
+    deadline = time.monotonic() + within
     while True:
         received = sum(len(v) for v in farm.messages().values())
         if received >= count or time.monotonic() > deadline:
@@ -110,18 +111,16 @@ async def test_a_killed_worker_loses_and_duplicates_nothing(
     logs = []
     for threshold in (expected // 4, expected // 2):
         worker = _start_worker(database_url, test_settings)
-        killed_at.append(await _wait_for(farm, threshold, timeout=60))
+        killed_at.append(await _wait_for(farm, threshold, within=60))
         worker.send_signal(signal.SIGKILL)
         logs.append(worker.communicate()[1].decode())
     final = _start_worker(database_url, test_settings)
     try:
-        received = await _wait_for(farm, expected, timeout=90)
+        received = await _wait_for(farm, expected, within=90)
         # let recovery settle the last abandoned rows (lease 2 s), then check nothing else arrives
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
-            unsettled = await world.rows(
-                "SELECT count(*) FROM outbox WHERE organization_id = :org AND state <> 'done'"
-            )
+            unsettled = await world.rows("SELECT count(*) FROM outbox WHERE organization_id = :org AND state <> 'done'")
             if unsettled[0][0] == 0:
                 break
             await asyncio.sleep(0.2)
@@ -142,7 +141,9 @@ async def test_a_killed_worker_loses_and_duplicates_nothing(
     per_recipient = {address: len(items) for address, items in messages.items()}
     missing = [a for a in leads if per_recipient.get(a, 0) < 2]
     duplicated = {a: n for a, n in per_recipient.items() if n > 2}
-    assert not missing, f"{len(missing)} recipients lack a message (received {received}); worker said {stderr[-2000:]!r}"
+    assert not missing, (
+        f"{len(missing)} recipients lack a message (received {received}); worker said {stderr[-2000:]!r}"
+    )
     assert not duplicated, f"duplicates: {duplicated}"
     ids = Counter(farm.message_ids())
     assert len(ids) == expected and max(ids.values()) == 1

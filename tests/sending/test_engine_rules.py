@@ -18,7 +18,9 @@ WEEKDAYS = {str(d): d in (1, 2, 3, 4, 5) for d in range(7)}
 
 def detroit(start: str, end: str, days: dict[str, bool] = WEEKDAYS, **dates: str) -> dict[str, object]:
     return {
-        "schedules": [{"name": "office", "timing": {"from": start, "to": end}, "days": days, "timezone": "America/Detroit"}],
+        "schedules": [
+            {"name": "office", "timing": {"from": start, "to": end}, "days": days, "timezone": "America/Detroit"}
+        ],
         **dates,
     }
 
@@ -57,7 +59,9 @@ async def test_the_window_follows_daylight_saving_time(world: World) -> None:
 
 
 async def test_no_sends_on_disabled_days_or_outside_start_and_end_dates(world: World) -> None:
-    campaign = await simple(world, campaign_schedule=detroit("00:00", "23:59", start_date="2027-03-16", end_date="2027-03-17"))
+    campaign = await simple(
+        world, campaign_schedule=detroit("00:00", "23:59", start_date="2027-03-16", end_date="2027-03-17")
+    )
     await world.leads(campaign, "a@lead.example", due=datetime(2027, 3, 1, tzinfo=UTC))
     world.clock.set(datetime(2027, 3, 13, 17, 0, tzinfo=UTC))  # a Saturday, and before start_date
     assert await world.run_until_idle() == 0
@@ -175,7 +179,10 @@ async def test_stop_rules_skip_blocked_replied_paused_and_finished_leads(world: 
     )
     assert await world.run_until_idle() == 1
     assert [m["To"] for m in world.inbox()] == ["ok@lead.example"]
-    statuses = {row.email: row.status for row in await world.rows("SELECT email, status FROM leads WHERE organization_id = :org")}
+    statuses = {
+        row.email: row.status
+        for row in await world.rows("SELECT email, status FROM leads WHERE organization_id = :org")
+    }
     assert statuses["blocked@lead.example"] == -3 and statuses["x@blockeddomain.example"] == -3
     assert statuses["replied@reply.example"] == 3 and statuses["colleague@reply.example"] == 3
     assert statuses["paused@lead.example"] == 2
@@ -325,7 +332,7 @@ async def test_two_engines_at_once_send_every_step_exactly_once(world: World) ->
     assert len(set(ids)) == 240
     pairs = {(m["To"], m["Subject"].startswith("Re:")) for m in received}
     assert len(pairs) == 240
-    sent, = (await world.rows("SELECT sum(sent) FROM campaign_daily_stats WHERE organization_id = :org"))[0]
+    (sent,) = (await world.rows("SELECT sum(sent) FROM campaign_daily_stats WHERE organization_id = :org"))[0]
     assert sent == 240
 
 

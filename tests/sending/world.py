@@ -25,7 +25,9 @@ from tests.conftest import CommittedWorkspace
 from tests.support.smtp_server import SmtpTestServer
 
 ALL_DAYS = {str(d): True for d in range(7)}
-ALWAYS = {"schedules": [{"name": "always", "timing": {"from": "00:00", "to": "23:59"}, "days": ALL_DAYS, "timezone": "UTC"}]}
+ALWAYS = {
+    "schedules": [{"name": "always", "timing": {"from": "00:00", "to": "23:59"}, "days": ALL_DAYS, "timezone": "UTC"}]
+}
 
 
 class FakeClock:
@@ -45,7 +47,9 @@ class FakeClock:
         self.current = value
 
 
-def step(subject: str, body: str, *, delay: float = 1, unit: str = "days", variants: Sequence[Mapping[str, Any]] = ()) -> dict[str, Any]:
+def step(
+    subject: str, body: str, *, delay: float = 1, unit: str = "days", variants: Sequence[Mapping[str, Any]] = ()
+) -> dict[str, Any]:
     return {
         "type": "email",
         "delay": delay,
@@ -121,7 +125,9 @@ class World:
             await conn.execute(insert(Campaign).values(**row))
         return row["id"]
 
-    async def leads(self, campaign_id: uuid.UUID, *people: str | Mapping[str, Any], due: datetime | None = None) -> list[uuid.UUID]:
+    async def leads(
+        self, campaign_id: uuid.UUID, *people: str | Mapping[str, Any], due: datetime | None = None
+    ) -> list[uuid.UUID]:
         rows = []
         for person in people:
             values = {"email": person} if isinstance(person, str) else dict(person)
@@ -185,7 +191,9 @@ class World:
             await server.stop()
         async with self.ws.engine.begin() as conn:
             # campaigns of this workspace must not be seen by the next test's engine passes
-            await conn.execute(text("UPDATE campaigns SET status = 2 WHERE organization_id = :org"), {"org": self.organization_id})
+            await conn.execute(
+                text("UPDATE campaigns SET status = 2 WHERE organization_id = :org"), {"org": self.organization_id}
+            )
 
 
 def start_time() -> datetime:

@@ -8,6 +8,13 @@ also serves implicit TLS (IMAPS) on a second port.
 
 Run as root it drops privileges like a packaged Dovecot (login processes as `dovenull`, mail as
 `nobody`); run as another user, everything runs as that user.
+
+Mail is stored as Maildir++ under `<directory>/mail/<login>/Maildir` (`maildir(login)`): INBOX is
+that directory itself, a folder `Sent` is its subdirectory `.Sent`, a nested `a/b` (or `a.b`: the
+hierarchy separator is `.` unless `separator` is set) is `.a.b`. `deliver(login, folder, data)`
+drops a message there the way an MDA does (tmp/ then rename into cur/, owned by the mail user), so
+Dovecot sees it on the next command that syncs the folder. `special_use` marks folders with RFC 6154
+attributes (`{"Sent Items": "\\Sent"}`): Dovecot then reports them in LIST once the folder exists.
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ import socket
 import subprocess
 import tempfile
 import time
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -56,9 +64,80 @@ def _mail_owner() -> tuple[str, str, int]:
     return getpass.getuser(), grp.getgrgid(os.getegid()).gr_name, os.geteuid()
 
 
+def mail_owner_ids() -> tuple[int, int]:
+    """(uid, gid) that owns the mail files Dovecot's mail processes read and write."""
+    _, group, uid = _mail_owner()
+    return uid, grp.getgrnam(group).gr_gid
+
+
+def maildir_folder_path(maildir: Path, folder: str, separator: str = ".") -> Path:
+    """Where a folder of a Maildir++ mailbox lives: INBOX is `maildir` itself, `a<sep>b` is `.a.b`
+    (a `/` is taken as a separator too)."""
+    if folder.upper() == "INBOX":
+        return maildir
+    parts = folder.replace("/", separator).split(separator)
+    if any(part in ("", ".", "..") or "." in part for part in parts):
+        raise ValueError(f"folder {folder!r} cannot be stored as a Maildir++ directory")
+    return maildir / ("." + ".".join(parts))
+
+
+def _make_dirs(path: Path, owner: tuple[int, int] | None) -> None:
+    """`mkdir -p`, handing every directory it creates to `owner` (uid, gid)."""
+    missing: list[Path] = []
+    current = path
+    while not current.exists():
+        missing.append(current)
+        current = current.parent
+    for directory in reversed(missing):
+        with contextlib.suppress(FileExistsError):
+            directory.mkdir(mode=0o700)
+            if owner is not None:
+                os.chown(directory, *owner)
+
+
+def create_maildir_folder(
+    maildir: Path, folder: str, *, separator: str = ".", owner: tuple[int, int] | None = None
+) -> Path:
+    """Create a folder (with cur/, new/, tmp/ and the Maildir++ `maildirfolder` marker); idempotent."""
+    path = maildir_folder_path(maildir, folder, separator)
+    for sub in ("cur", "new", "tmp"):
+        _make_dirs(path / sub, owner)
+    if path != maildir and not (path / "maildirfolder").exists():
+        (path / "maildirfolder").touch()
+        if owner is not None:
+            os.chown(path / "maildirfolder", *owner)
+    return path
+
+
+def deliver_to_maildir(
+    maildir: Path,
+    folder: str,
+    data: bytes,
+    *,
+    separator: str = ".",
+    owner: tuple[int, int] | None = None,
+    seen: bool = True,
+) -> Path:
+    """Drop one message into a folder the way an MDA does (written in tmp/, renamed into cur/ as
+    `<unique>:2,S`, or into new/ unseen), creating the folder if needed; returns the file."""
+    path = create_maildir_folder(maildir, folder, separator=separator, owner=owner)
+    now = time.time()
+    unique = f"{int(now)}.M{int((now % 1) * 1e6)}P{os.getpid()}Q{uuid.uuid4().hex[:12]}.coldsend-test"
+    temporary = path / "tmp" / unique
+    temporary.write_bytes(data)
+    temporary.chmod(0o600)
+    if owner is not None:
+        os.chown(temporary, *owner)
+    target = path / "cur" / f"{unique}:2,S" if seen else path / "new" / unique
+    temporary.rename(target)
+    return target
+
+
 @dataclass
 class DovecotServer:
-    """`users` maps login -> password (written to the passwd-file at start; `set_password` rewrites it)."""
+    """`users` maps login -> password (written to the passwd-file at start; `set_password` rewrites it).
+    `special_use` maps folder name -> RFC 6154 attribute(s) (`"\\Sent"`); `separator` sets the
+    hierarchy separator of the mailbox names (Dovecot's Maildir++ default is `.`)."""
 
     users: dict[str, str] = field(default_factory=dict)
     certificates: TestCertificates | None = None
@@ -67,6 +146,8 @@ class DovecotServer:
     ssl_port: int = 0
     directory: Path | None = None
     _process: subprocess.Popen[bytes] | None = None
+    special_use: dict[str, str] = field(default_factory=dict)
+    separator: str | None = None
 
     @property
     def log_path(self) -> Path:
@@ -81,9 +162,31 @@ class DovecotServer:
         path.chmod(0o644)
 
     def set_password(self, login: str, password: str) -> None:
-        """Dovecot re-reads a changed passwd-file on the next login."""
+        """Dovecot re-reads a changed passwd-file on the next login, but checks it at most once a
+        second: a login within the second of an earlier one may not see the change yet (create the
+        users a test needs at `start`, through `users`, when that matters)."""
         self.users[login] = password
         self._write_users()
+
+    def maildir(self, login: str) -> Path:
+        """The user's Maildir (INBOX); it exists once the user logged in or got mail delivered."""
+        assert self.directory is not None, "start the server first"
+        return self.directory / "mail" / login / "Maildir"
+
+    def create_folder(self, login: str, folder: str) -> Path:
+        """Create an (empty) folder for the user, as if a client had created it."""
+        owner = mail_owner_ids()
+        _make_dirs(self.maildir(login), owner)
+        return create_maildir_folder(self.maildir(login), folder, separator=self.separator or ".", owner=owner)
+
+    def deliver(self, login: str, folder: str, data: bytes, *, seen: bool = True) -> Path:
+        """Put a message into the user's folder (creating the folder, e.g. "Sent"); Dovecot sees it on
+        the next command that syncs that folder (SELECT/EXAMINE/STATUS/NOOP)."""
+        owner = mail_owner_ids()
+        _make_dirs(self.maildir(login), owner)
+        return deliver_to_maildir(
+            self.maildir(login), folder, data, separator=self.separator or ".", owner=owner, seen=seen
+        )
 
     def _config(self) -> str:
         assert self.directory is not None
@@ -100,6 +203,7 @@ class DovecotServer:
             "auth_mechanisms = plain login",
             "auth_failure_delay = 0",
             "mail_location = maildir:~/Maildir",
+            "mailbox_list_index = no",  # LIST scans the Maildir, so folders `deliver` creates show at once
         ]
         if tls:
             assert self.certificates is not None
@@ -130,6 +234,7 @@ class DovecotServer:
             "  driver = static",
             f"  args = uid={user} gid={group} home={d}/mail/%u",
             "}",
+            *self._namespace(),
             "service imap-login {",
             *chroot,
             "  inet_listener imap {",
@@ -149,6 +254,18 @@ class DovecotServer:
             "}",
         ]
         return "\n".join(lines) + "\n"
+
+    def _namespace(self) -> list[str]:
+        """The inbox namespace, written out only when something differs from Dovecot's implicit one."""
+        if not self.special_use and self.separator is None:
+            return []
+        lines = ["namespace inbox {", "  inbox = yes", '  prefix = ""']
+        if self.separator is not None:
+            lines.append(f"  separator = {self.separator}")
+        for folder, attributes in self.special_use.items():
+            lines += [f'  mailbox "{folder}" {{', f"    special_use = {attributes}", "  }"]
+        lines.append("}")
+        return lines
 
     def start(self, timeout: float = 10.0) -> DovecotServer:
         if not dovecot_available():

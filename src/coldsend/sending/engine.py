@@ -647,8 +647,8 @@ class SendingEngine:
 
         unsubscribe = unsubscribe_url(tracking_base, self.tracking_key, item.outbox_id)
         context = build_context(
-            lead._mapping,
-            account._mapping,
+            dict(lead._mapping),
+            dict(account._mapping),
             now=item.claimed_at,
             timezone=turn.compiled.timezone,
             unsubscribe_url=unsubscribe,

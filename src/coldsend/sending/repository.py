@@ -143,13 +143,13 @@ class SendingRepository:
             id=account_id,
             now=now,
         )
-        return result.first()  # type: ignore[no-any-return]
+        return result.first()
 
     async def account(self, account_id: uuid.UUID) -> Record | None:
         result = await self._run(
             f"SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE organization_id = :org AND id = :id", id=account_id
         )
-        return result.first()  # type: ignore[no-any-return]
+        return result.first()
 
     async def account_sent_on(self, account_id: uuid.UUID, day: date) -> int:
         result = await self._run(
@@ -165,13 +165,13 @@ class SendingRepository:
             f"SELECT {CAMPAIGN_COLUMNS} FROM campaigns WHERE organization_id = :org AND id = ANY(:ids) AND status = 1",
             ids=list(ids),
         )
-        return result.all()  # type: ignore[no-any-return]
+        return result.all()
 
     async def campaign(self, campaign_id: uuid.UUID) -> Record | None:
         result = await self._run(
             f"SELECT {CAMPAIGN_COLUMNS} FROM campaigns WHERE organization_id = :org AND id = :id", id=campaign_id
         )
-        return result.first()  # type: ignore[no-any-return]
+        return result.first()
 
     async def campaign_day_counts(self, campaign_id: uuid.UUID, day: date) -> tuple[int, int]:
         result = await self._run(
@@ -201,7 +201,7 @@ class SendingRepository:
             now=now,
             limit=limit,
         )
-        return result.all()  # type: ignore[no-any-return]
+        return result.all()
 
     async def replied_domains(self, campaign_id: uuid.UUID, domains: Sequence[str]) -> set[str]:
         if not domains:
@@ -226,7 +226,7 @@ class SendingRepository:
             cid=campaign_id,
             ids=list(lead_ids),
         )
-        return result.all()  # type: ignore[no-any-return]
+        return result.all()
 
     async def stop_leads(self, ids: Sequence[uuid.UUID], status: int, now: datetime) -> None:
         """Leads that will not be sent to any more (blocked, replied, bounced ...)."""
@@ -352,7 +352,7 @@ class SendingRepository:
             "SELECT * FROM outbox WHERE organization_id = :org AND id = ANY(:ids) ORDER BY id",
             ids=list(ids),
         )
-        return result.all()  # type: ignore[no-any-return]
+        return result.all()
 
     async def mark_sent(self, outbox_id: uuid.UUID, sent_at: datetime) -> None:
         """The SMTP server accepted the message: recorded at once, so recovery never resends it."""
@@ -467,7 +467,8 @@ class SendingRepository:
         await self._run(
             """UPDATE leads l SET
                 next_step = t.next_step,
-                next_send_at = t.next_send_at,
+                -- a lead unsubscribed, bounced or stopped while its send was in flight stays stopped
+                next_send_at = CASE WHEN l.status IN (1, 2) THEN t.next_send_at END,
                 status = CASE WHEN t.next_send_at IS NULL AND l.status = 1 THEN 3 ELSE l.status END,
                 timestamp_last_contact = t.sent_at,
                 timestamp_last_touch = t.sent_at,
@@ -638,7 +639,7 @@ class SendingRepository:
         result = await self._run(
             f"SELECT {LEAD_COLUMNS} FROM leads l WHERE l.organization_id = :org AND l.id = ANY(:ids)", ids=list(ids)
         )
-        return result.all()  # type: ignore[no-any-return]
+        return result.all()
 
 
 @dataclass(frozen=True)

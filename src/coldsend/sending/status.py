@@ -81,8 +81,9 @@ async def diagnose(session: Executor, campaign: Record, now: datetime) -> tuple[
         },
     }
     limit = campaign.daily_limit
+    # the reference's `limit` is a number: without a daily limit it is left out
     diagnostics["campaign_daily_limit"] = {
-        "limit": limit,
+        **({"limit": limit} if limit is not None else {}),
         "sent": sent_today,
         "limit_hit": limit is not None and sent_today >= limit,
     }

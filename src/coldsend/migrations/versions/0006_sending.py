@@ -86,6 +86,8 @@ def upgrade() -> None:
             ["organization_id", "lead_id"], ["leads.organization_id", "leads.id"], ondelete="CASCADE"
         ),
     )
+    # tracking tokens name the outbox row by id alone (the token is the credential)
+    op.execute("CREATE UNIQUE INDEX uq_outbox_id ON outbox (id)")
     op.execute("CREATE INDEX ix_outbox_unsettled ON outbox (lease_until) WHERE state IN ('sending', 'sent')")
     op.create_index("ix_outbox_campaign", "outbox", ["organization_id", "campaign_id", "state"])
 

@@ -1,0 +1,1 @@
+"""Open, click and unsubscribe tracking of sent campaign emails: signed links, public endpoints, counters."""
