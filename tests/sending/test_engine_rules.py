@@ -371,3 +371,53 @@ async def test_pausing_mid_turn_stops_the_remaining_sends_within_a_second(world:
     waiting = [row for row in [await world.lead(lead) for lead in leads] if row.next_step == 0]
     assert len(waiting) == 40 - report.sent
     assert all(row.next_send_at is not None and row.next_send_at.year < 9999 for row in waiting)
+
+
+async def test_deleting_the_campaign_or_account_mid_turn_breaks_nothing(world: World) -> None:
+    campaign = await simple(world)
+    await world.leads(campaign, *[f"l{i:02}@lead.example" for i in range(10)])
+    server = world.servers["sam@sender.example"]
+    server.delay = 0.05
+    server.recipient_replies["l09@lead.example"] = "550 5.1.1 no such user"
+    running = asyncio.create_task(world.run())
+    await asyncio.sleep(0.2)
+    await world.execute("DELETE FROM campaigns WHERE id = :id", id=campaign)
+    await asyncio.wait_for(running, timeout=10)
+    assert await world.outbox() == []  # the leads, and their sends, went with the campaign
+    assert world.engine._busy == set()
+    assert (await world.run()).sent == 0
+
+
+async def test_sent_messages_render_lead_sender_and_custom_variables(world: World) -> None:
+    await world.account("sam@sender.example", signature="<b>Sam</b><br>CEO")
+    body = (
+        "<p>{{RANDOM|Hi|Hello}} {{firstName|there}} at {{companyName}} in {{city}},</p>"
+        "<p>{% if jobTitle %}As {{jobTitle}}, you{% else %}You{% endif %} might like this.</p>"
+        "<p>{{sendingAccountFirstName}}</p>{{accountSignature}}<p>{{unsubscribeLink}}</p>"
+    )
+    campaign = await world.campaign(
+        [step("{{companyName}} x {{sendingAccountFirstName}}", body)], ["sam@sender.example"]
+    )
+    await world.leads(
+        campaign,
+        {
+            "email": "ann@lead.example",
+            "first_name": "Ann",
+            "company_name": "Acme",
+            "job_title": "CTO",
+            "payload": {"city": "Berlin"},
+        },
+        {"email": "bob@lead.example", "company_name": "Bobco <&>"},
+    )
+    assert await world.run_until_idle() == 2
+    [ann] = world.inbox("ann@lead.example")
+    [bob] = world.inbox("bob@lead.example")
+    assert ann["Subject"] == "Acme x Sam" and bob["Subject"] == "Bobco <&> x Sam"
+    ann_html = ann.get_body(("html",)).get_content()
+    assert "Ann at Acme in Berlin" in ann_html and "As CTO, you might like this." in ann_html
+    assert "<b>Sam</b><br>CEO" in ann_html and ">unsubscribe</a>" in ann_html and "/t/u/" in ann_html
+    bob_html = bob.get_body(("html",)).get_content()
+    assert "there at Bobco &lt;&amp;&gt; in ," in bob_html and "You might like this." in bob_html
+    text_part = ann.get_body(("plain",)).get_content()
+    assert "Ann at Acme in Berlin" in text_part and "<b>" not in text_part
+    assert any(greeting in ann_html for greeting in ("Hi Ann", "Hello Ann"))

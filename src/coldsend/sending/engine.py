@@ -312,9 +312,12 @@ class SendingEngine:
             return found.schedule
         return parse_schedule(campaign.campaign_schedule or {})
 
-    async def run(self, interval: float = 1.0) -> None:
-        """Passes every `interval` seconds until cancelled; turns run concurrently between passes."""
-        logger.info("sending engine %s started", self.owner)
+    async def run(self, interval: float = 1.0, *, grace: float = 10.0) -> None:
+        """Passes every `interval` seconds until cancelled; turns run concurrently between passes.
+        On stop, turns in progress get `grace` seconds to finish their batch (what is cut short
+        is recovered by the lease rule), and a line a minute says what was sent."""
+        logger.info("sending engine %s started (a pass every %.1fs)", self.owner, interval)
+        reported_at, reported_sent = monotonic_time.monotonic(), 0
         try:
             while True:
                 try:
@@ -332,11 +335,23 @@ class SendingEngine:
                     raise
                 except Exception:
                     logger.exception("sending pass failed; retrying")
+                if monotonic_time.monotonic() - reported_at >= 60:
+                    if self.sent_total > reported_sent:
+                        logger.info(
+                            "sent %d message(s) in the last minute (%d since start)",
+                            self.sent_total - reported_sent,
+                            self.sent_total,
+                        )
+                    reported_at, reported_sent = monotonic_time.monotonic(), self.sent_total
                 await asyncio.sleep(interval)
         finally:
-            for task in list(self._running):
-                task.cancel()
-            await asyncio.gather(*self._running, return_exceptions=True)
+            running = list(self._running)
+            if running:
+                logger.info("sending engine stopping: letting %d turn(s) finish", len(running))
+                _done, pending = await asyncio.wait(running, timeout=grace)
+                for task in pending:
+                    task.cancel()
+                await asyncio.gather(*pending, return_exceptions=True)
             logger.info("sending engine %s stopped (%d messages sent)", self.owner, self.sent_total)
 
     async def drain(self) -> None:

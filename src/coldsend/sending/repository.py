@@ -528,13 +528,16 @@ class SendingRepository:
     async def count_bounce(self, campaign_id: uuid.UUID, account_id: uuid.UUID, day: date, utc_day: date) -> None:
         await self._run(
             """INSERT INTO campaign_daily_stats (organization_id, campaign_id, day, bounced)
-            VALUES (:org, :cid, :day, 1)
+            SELECT :org, :cid, :day, 1
+            WHERE EXISTS (SELECT 1 FROM campaigns WHERE organization_id = :org AND id = :cid)
             ON CONFLICT (organization_id, campaign_id, day) DO UPDATE SET bounced = campaign_daily_stats.bounced + 1""",
             cid=campaign_id,
             day=day,
         )
         await self._run(
-            """INSERT INTO account_daily_stats (organization_id, account_id, day, bounced) VALUES (:org, :aid, :day, 1)
+            """INSERT INTO account_daily_stats (organization_id, account_id, day, bounced)
+            SELECT :org, :aid, :day, 1
+            WHERE EXISTS (SELECT 1 FROM accounts WHERE organization_id = :org AND id = :aid)
             ON CONFLICT (organization_id, account_id, day) DO UPDATE SET bounced = account_daily_stats.bounced + 1""",
             aid=account_id,
             day=utc_day,
