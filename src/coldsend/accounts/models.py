@@ -57,6 +57,10 @@ class Account(WorkspaceScoped, Timestamps, Base):
     send_available_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
     send_lease_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
     send_lease_owner: Mapped[str | None] = mapped_column(String, default=None)
+    # inbox sync: which worker watches the mailbox, and when it last synced
+    inbox_lease_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+    inbox_lease_owner: Mapped[str | None] = mapped_column(String, default=None)
+    inbox_synced_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
 
 
 class AccountDailyStat(Base):
