@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from functools import cache
 from typing import Any
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 # The reference's `timezone` enum (shared enum E1 of the catalog): the only names a schedule may use.
 TIMEZONES: tuple[str, ...] = (
@@ -134,6 +134,20 @@ DAY_KEYS: tuple[str, ...] = ("0", "1", "2", "3", "4", "5", "6")  # 0 = Sunday ..
 @cache
 def zone(name: str) -> ZoneInfo:
     return ZoneInfo(name)
+
+
+def primary_timezone(campaign_schedule: Mapping[str, Any] | None) -> str | None:
+    """The first schedule's timezone: the campaign's calendar (its daily limits and counters)."""
+    schedules = (campaign_schedule or {}).get("schedules") or []
+    return schedules[0].get("timezone") if schedules else None
+
+
+def campaign_day(now: datetime, timezone: str | None) -> date:
+    """The date of `now` on the campaign's wall clock (UTC when it has no known timezone)."""
+    try:
+        return now.astimezone(zone(timezone)).date() if timezone else now.astimezone(UTC).date()
+    except (ZoneInfoNotFoundError, ValueError):
+        return now.astimezone(UTC).date()
 
 
 def sunday_based_weekday(day: date) -> int:

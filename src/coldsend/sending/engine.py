@@ -51,12 +51,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from coldsend.accounts.connectivity import CheckFailed, Failure, MailServer, _ehlo_name, mail_servers, open_smtp
 from coldsend.accounts.schemas import AccountStatus
 from coldsend.block_list.repository import BlockListRepository
-from coldsend.campaigns.schedule import Schedule, is_open, parse_schedule
+from coldsend.campaigns.schedule import Schedule, campaign_day, is_open, parse_schedule, primary_timezone
 from coldsend.campaigns.schemas import CampaignStatus
 from coldsend.config import Settings
 from coldsend.kit.crypto import SecretBox, secret_box
 from coldsend.kit.ids import new_id
-from coldsend.kit.repository import Record
+from coldsend.kit.repository import Executor, Record
 from coldsend.leads.schemas import LeadStatus
 from coldsend.sending.mime import Mailbox, OutgoingMessage, build_message, envelope_recipients, make_message_id
 from coldsend.sending.mime import thread_subject as reply_subject
@@ -113,8 +113,7 @@ class CompiledCampaign:
 def compile_campaign(campaign: Any) -> CompiledCampaign:
     """Parse the schedule and compile every variant's templates once per campaign version."""
     schedule = parse_schedule(campaign.campaign_schedule or {})
-    schedules = (campaign.campaign_schedule or {}).get("schedules") or []
-    timezone = schedules[0].get("timezone", "UTC") if schedules else "UTC"
+    timezone = primary_timezone(campaign.campaign_schedule) or "UTC"
     sequences = campaign.sequences or []
     raw_steps = (sequences[0] or {}).get("steps") or [] if sequences else []
     steps = []
@@ -132,16 +131,6 @@ def compile_campaign(campaign: Any) -> CompiledCampaign:
         enabled = [cv for cv, v in zip(all_variants, raw.get("variants") or [], strict=True) if not v.get("v_disabled")]
         steps.append(CompiledStep(int(delay), tuple(enabled or all_variants)))
     return CompiledCampaign(schedule, timezone, tuple(steps))
-
-
-def campaign_day(compiled: CompiledCampaign, now: datetime) -> date:
-    """The campaign's calendar day (its first schedule's timezone): daily limits reset at its midnight."""
-    from coldsend.campaigns.schedule import zone
-
-    try:
-        return now.astimezone(zone(compiled.timezone)).date()
-    except Exception:  # an unknown zone name cannot pass validation; be safe anyway
-        return now.astimezone(UTC).date()
 
 
 # -- a turn: one account's claimed batch ---------------------------------------------------------
@@ -422,7 +411,7 @@ class SendingEngine:
             return None
         gap = max(account.sending_gap or 0, campaign.email_gap or 0) * 60.0
         want = 1 if gap > 0 else account_budget
-        day = campaign_day(compiled, now)
+        day = campaign_day(now, compiled.timezone)
         sent_today, new_today = await repo.lock_campaign_day(campaign.id, day)
         if campaign.daily_limit is not None:
             want = min(want, campaign.daily_limit - sent_today)
@@ -791,7 +780,7 @@ class SendingEngine:
                 available = last + timedelta(seconds=turn.gap_seconds + wait)
             await repo.finish_account_turn(account.id, available, self.owner)
             if bounced and not campaign.disable_bounce_protect:
-                await self._bounce_protect(repo, campaign.id, now)
+                await apply_bounce_protect(conn, turn.organization_id, campaign.id, now)
             finished = bounced or any(o for o in sent if o.item.step + 1 >= len(steps))
             if finished and await repo.complete_campaign_if_done(campaign.id, now):
                 logger.info("campaign %s completed: no lead has a step left to send", campaign.id)
@@ -800,17 +789,6 @@ class SendingEngine:
         if bounced or deferred:
             logger.info(
                 "account %s: %d sent, %d bounced, %d deferred", account.email, len(sent), len(bounced), len(deferred)
-            )
-
-    async def _bounce_protect(self, repo: SendingRepository, campaign_id: uuid.UUID, now: datetime) -> None:
-        sent, bounced = await repo.campaign_totals(campaign_id)
-        if sent < BOUNCE_PROTECT_MIN_SENT or bounced / sent <= BOUNCE_PROTECT_RATE:
-            return
-        if await repo.set_campaign_status(
-            campaign_id, int(CampaignStatus.BOUNCE_PROTECT), now, only_from=int(CampaignStatus.ACTIVE)
-        ):
-            logger.warning(
-                "campaign %s paused by bounce protection: %d of %d sends bounced", campaign_id, bounced, sent
             )
 
     def _email_row(self, turn: Turn, o: Outcome) -> dict[str, Any]:
@@ -951,6 +929,22 @@ class SendingEngine:
         except CheckFailed as failed:
             logger.warning("cannot search %s's Sent folder (%s): sending again", account.email, failed.failure.message)
             return set()
+
+
+async def apply_bounce_protect(
+    conn: Executor, organization_id: uuid.UUID, campaign_id: uuid.UUID, now: datetime
+) -> None:
+    """Pause an active campaign (status -2, Bounce Protect) once it sent `BOUNCE_PROTECT_MIN_SENT`
+    messages of which more than `BOUNCE_PROTECT_RATE` bounced (at SMTP time or by a later bounce
+    message); campaigns with `disable_bounce_protect` are not passed here."""
+    repo = SendingRepository(conn, organization_id)
+    sent, bounced = await repo.campaign_totals(campaign_id)
+    if sent < BOUNCE_PROTECT_MIN_SENT or bounced / sent <= BOUNCE_PROTECT_RATE:
+        return
+    if await repo.set_campaign_status(
+        campaign_id, int(CampaignStatus.BOUNCE_PROTECT), now, only_from=int(CampaignStatus.ACTIVE)
+    ):
+        logger.warning("campaign %s paused by bounce protection: %d of %d sends bounced", campaign_id, bounced, sent)
 
 
 def _refusal(code: int, message: str) -> tuple[str, str]:

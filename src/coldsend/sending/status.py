@@ -16,10 +16,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from coldsend.campaigns.repository import CampaignRepository
-from coldsend.campaigns.schedule import is_open, next_open, parse_schedule
+from coldsend.campaigns.schedule import campaign_day, is_open, next_open, parse_schedule, primary_timezone
 from coldsend.kit.clock import isoformat
 from coldsend.kit.repository import Executor, Record
-from coldsend.sending.engine import campaign_day, compile_campaign
 from coldsend.sending.repository import SendingRepository
 
 MESSAGES = {
@@ -50,8 +49,7 @@ async def diagnose(session: Executor, campaign: Record, now: datetime) -> tuple[
         diagnostics["schedule_status"] = {"in_schedule": False}
         return await _finish(repo, campaign, diagnostics, "out_of_schedule", message, now, last_sent)
 
-    compiled = compile_campaign(campaign)
-    day = campaign_day(compiled, now)
+    day = campaign_day(now, primary_timezone(campaign.campaign_schedule))
     senders = await CampaignRepository(repo.conn, campaign.organization_id).senders(
         campaign.email_list, campaign.email_tag_list, now.astimezone(UTC).date()
     )

@@ -22,11 +22,10 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, tzinfo
-from functools import lru_cache
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from datetime import UTC, datetime
 
 from coldsend.block_list.service import add_to_block_list
+from coldsend.campaigns.schedule import campaign_day
 from coldsend.kit.clock import utcnow
 from coldsend.kit.db import Database
 from coldsend.kit.errors import BadRequest
@@ -46,22 +45,6 @@ class Visitor:
 
     user_agent: str | None = None
     ip: str | None = None
-
-
-@lru_cache(maxsize=256)
-def _zone(name: str | None) -> tzinfo:
-    if not name:
-        return UTC
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError, TypeError):
-        logger.warning("unknown campaign timezone %r: counting tracking events on the UTC day", name)
-        return UTC
-
-
-def campaign_day(now: datetime, timezone: str | None) -> date:
-    """The date of `now` on the campaign's wall clock (UTC when the campaign has no known timezone)."""
-    return now.astimezone(_zone(timezone)).date()
 
 
 class TrackingService:
