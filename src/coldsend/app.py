@@ -30,10 +30,11 @@ from coldsend.campaigns.endpoints import router as campaigns_router
 from coldsend.config import Settings, get_settings
 from coldsend.custom_tags.endpoints import mapping_router as custom_tag_mappings_router
 from coldsend.custom_tags.endpoints import router as custom_tags_router
+from coldsend.emails.endpoints import router as emails_router
 from coldsend.kit.auth import Authorize, KeyCache, RevocationListener
 from coldsend.kit.db import Database, create_engine, database_url, migrate
 from coldsend.kit.errors import install_error_handlers
-from coldsend.kit.ratelimit import RateLimiter
+from coldsend.kit.ratelimit import RateLimiter, endpoint_limits
 from coldsend.kit.schemas import JSONResponse
 from coldsend.lead_labels.endpoints import router as lead_labels_router
 from coldsend.lead_lists.endpoints import router as lead_lists_router
@@ -64,6 +65,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     custom_tags_router,
     custom_tag_mappings_router,
     workspaces_router,
+    emails_router,
 )
 
 
@@ -258,4 +260,6 @@ def install_database(app: FastAPI, engine: Any, settings: Settings) -> None:
     """Attach an engine and everything built on it to the app (the lifespan, or a test fixture)."""
     app.state.engine = engine
     app.state.db = Database(engine)
-    app.state.rate_limiter = RateLimiter(engine, settings.rate_limit_per_second, settings.rate_limit_per_minute)
+    app.state.rate_limiter = RateLimiter(
+        engine, settings.rate_limit_per_second, settings.rate_limit_per_minute, endpoint_limits(settings)
+    )

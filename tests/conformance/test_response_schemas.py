@@ -15,6 +15,7 @@ import tests.conformance.scenarios_accounts  # registers scenarios
 import tests.conformance.scenarios_background_jobs  # registers scenarios
 import tests.conformance.scenarios_block_list  # registers scenarios
 import tests.conformance.scenarios_campaigns as scenarios_campaigns  # noqa: F401  (registers scenarios)
+import tests.conformance.scenarios_emails  # registers scenarios
 import tests.conformance.scenarios_lead_labels  # registers scenarios
 import tests.conformance.scenarios_lead_listing  # registers scenarios
 import tests.conformance.scenarios_lead_lists  # registers scenarios

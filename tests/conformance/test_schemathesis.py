@@ -88,6 +88,8 @@ def live_server(admin_url: str, worker_id_name: str, tmp_path_factory: pytest.Te
         "COLDSEND_HOME": str(home),
         "COLDSEND_RATE_LIMIT_PER_SECOND": "0",
         "COLDSEND_RATE_LIMIT_PER_MINUTE": "0",
+        "COLDSEND_EMAILS_LIST_PER_MINUTE": "0",
+        "COLDSEND_EMAILS_TEST_PER_MINUTE": "0",
         "COLDSEND_LOG_LEVEL": "WARNING",
     }
     process = subprocess.Popen(

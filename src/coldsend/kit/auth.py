@@ -121,11 +121,14 @@ class Authorize:
 
     Endpoints declare `principal: Annotated[Principal, Depends(Authorize("custom_tags", "read"))]`;
     the conformance tests read `resource`/`action` back from the route to compare with the reference.
+    `rate_limit` names the endpoint's own budget (`kit.ratelimit.EMAILS_LIST`, ...) for the few
+    operations the reference limits more strictly than the workspace as a whole.
     """
 
-    def __init__(self, resource: str, action: str) -> None:
+    def __init__(self, resource: str, action: str, *, rate_limit: str | None = None) -> None:
         self.resource = resource
         self.action = action
+        self.rate_limit = rate_limit
 
     @property
     def scopes(self) -> tuple[str, ...]:
@@ -134,8 +137,8 @@ class Authorize:
     async def __call__(self, request: Request) -> Principal:
         principal = await authenticate(request)
         limiter = request.app.state.rate_limiter
-        if limiter.enabled:
-            await limiter.hit(request, principal.organization_id)
+        if limiter.applies(self.rate_limit):
+            await limiter.hit(request, principal.organization_id, self.rate_limit)
         if not grants(principal.scopes, self.resource, self.action):
             raise Forbidden(f"This API key lacks the scope for this action; it needs one of: {', '.join(self.scopes)}")
         request.state.principal = principal
