@@ -14,6 +14,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from coldsend.config import Settings
+from coldsend.inbox.sync import InboxSync
 from coldsend.kit.jobs import JobRunner
 from coldsend.sending.engine import SendingEngine
 
@@ -79,8 +80,21 @@ class Worker:
                 concurrency=settings.send_concurrency,
             )
 
+        self.inbox: InboxSync | None = None
+        if settings.inbox_sync_enabled:
+            self.inbox = InboxSync(
+                engine,
+                settings,
+                poll_interval=settings.inbox_poll_seconds,
+                lease_seconds=settings.inbox_lease_seconds,
+                capacity=settings.inbox_capacity,
+            )
+
     async def start(self) -> None:
         await self.jobs.start()
+        if self.inbox is not None:
+            interval = min(5.0, self.settings.inbox_lease_seconds / 4)
+            self._running.append(asyncio.create_task(self.inbox.run(interval), name="worker:inbox"))
         if self.sending is not None:
             self._running.append(
                 asyncio.create_task(self.sending.run(self.settings.send_interval), name="worker:sending")

@@ -86,6 +86,8 @@ class AccountDailyStat(Base):
     unique_replies: Mapped[int] = mapped_column(Integer, default=0)
     clicks: Mapped[int] = mapped_column(Integer, default=0)
     unique_clicks: Mapped[int] = mapped_column(Integer, default=0)
+    replies_automatic: Mapped[int] = mapped_column(Integer, default=0)
+    unique_replies_automatic: Mapped[int] = mapped_column(Integer, default=0)
     warmup_sent: Mapped[int] = mapped_column(Integer, default=0)
     warmup_landed_inbox: Mapped[int] = mapped_column(Integer, default=0)
     warmup_landed_spam: Mapped[int] = mapped_column(Integer, default=0)

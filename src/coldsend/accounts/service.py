@@ -533,9 +533,8 @@ class AccountService:
                 "unique_opened": row.unique_opened,
                 "replies": row.replies,
                 "unique_replies": row.unique_replies,
-                # not counted separately yet (account_daily_stats has no column for automatic replies)
-                "replies_automatic": 0,
-                "unique_replies_automatic": 0,
+                "replies_automatic": row.replies_automatic,
+                "unique_replies_automatic": row.unique_replies_automatic,
                 "clicks": row.clicks,
                 "unique_clicks": row.unique_clicks,
             }

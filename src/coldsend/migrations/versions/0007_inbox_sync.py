@@ -44,11 +44,16 @@ def upgrade() -> None:
         "CREATE UNIQUE INDEX uq_emails_received ON emails (organization_id, account_id, message_id) "
         "WHERE ue_type = 2"
     )
+    # Auto-replies are counted apart from replies (account analytics show both)
+    for name in ("replies_automatic", "unique_replies_automatic"):
+        op.add_column("account_daily_stats", sa.Column(name, sa.Integer, nullable=False, server_default="0"))
     # Our sent Message-IDs, looked up by In-Reply-To/References of every received message.
     op.execute("CREATE INDEX ix_outbox_message_id ON outbox (message_id)")
 
 
 def downgrade() -> None:
+    for name in ("replies_automatic", "unique_replies_automatic"):
+        op.drop_column("account_daily_stats", name)
     op.execute("DROP INDEX ix_outbox_message_id")
     op.execute("DROP INDEX uq_emails_received")
     for column in ("inbox_synced_at", "inbox_lease_owner", "inbox_lease_until"):
