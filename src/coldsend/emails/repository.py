@@ -9,11 +9,12 @@ written into the SQL rather than bound, so PostgreSQL can match those indexes un
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, ClassVar
 
+import orjson
 from sqlalchemy import (
     ColumnElement,
     Select,
@@ -269,3 +270,47 @@ class EmailRepository(WorkspaceRepository):
         """`assigned_to` of a reply or forward: the email's lead goes to that user."""
         statement = self._scoped(update(LEADS), LEADS).where(LEADS.c.id == lead_id).values(assigned_to=user_id)
         await self.session.execute(statement)
+
+
+# -- bulk inserts (the sending engine's campaign sends, inbox sync's received mail) ---------------
+
+_JSON_COLUMNS = frozenset({"attachment_json", "from_address_json", "to_address_json", "cc_address_json"})
+
+
+def _sql_type(column: str) -> str:
+    """The PostgreSQL type of an `emails` column, for the `unnest` of a bulk insert."""
+    from sqlalchemy.dialects import postgresql
+
+    return str(EMAILS.c[column].type.compile(dialect=postgresql.dialect()))
+
+
+async def bulk_insert_emails(
+    run: Callable[..., Awaitable[Any]], ue_type: int, rows: Sequence[Mapping[str, Any]], on_conflict: str
+) -> set[str]:
+    """Insert email rows (all with the same keys; `references` a list) in one statement through the
+    caller's workspace-bound `run` (which supplies `:org`); returns the Message-IDs inserted.
+    JSON columns travel as text and are cast per row, so NULLs stay NULL."""
+    if not rows:
+        return set()
+    columns = [c for c in rows[0] if c != "references"]
+    params: dict[str, Any] = {}
+    for column in columns:
+        values = [r[column] for r in rows]
+        if column in _JSON_COLUMNS:
+            values = [None if v is None else orjson.dumps(v).decode() for v in values]
+        params[column] = values
+    unnest = ", ".join(
+        f"CAST(:{c} AS text[])" if c in _JSON_COLUMNS else f"CAST(:{c} AS {_sql_type(c)}[])" for c in columns
+    )
+    picked = ", ".join(f"CAST(u.{c} AS jsonb)" if c in _JSON_COLUMNS else f"u.{c}" for c in columns)
+    names = ", ".join(columns)
+    result = await run(
+        f"""INSERT INTO emails (organization_id, ue_type, "references", {names})
+        SELECT :org, {int(ue_type)}, string_to_array(u.refs, ' '), {picked}
+        FROM unnest({unnest}, CAST(:refs AS text[])) AS u({names}, refs)
+        {on_conflict}
+        RETURNING message_id""",
+        refs=[" ".join(r["references"]) if r.get("references") else None for r in rows],
+        **params,
+    )
+    return {row[0] for row in result}

@@ -15,6 +15,7 @@ import orjson
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from coldsend.emails.repository import bulk_insert_emails
 from coldsend.kit.repository import Executor, Record
 
 # Mailboxes worth watching: IMAP configured, not in connection error (fixing the account and
@@ -203,78 +204,9 @@ class InboxRepository:
 
     async def insert_received(self, rows: Sequence[Mapping[str, Any]]) -> set[str]:
         """Store received emails once per (account, Message-ID); returns the Message-IDs inserted."""
-        if not rows:
-            return set()
-        columns = (
-            "id",
-            "timestamp_created",
-            "timestamp_email",
-            "message_id",
-            "subject",
-            "from_address_email",
-            "to_address_email_list",
-            "cc_address_email_list",
-            "reply_to",
-            "body_text",
-            "body_html",
-            "campaign_id",
-            "list_id",
-            "lead",
-            "lead_id",
-            "eaccount",
-            "account_id",
-            "step",
-            "is_unread",
-            "is_auto_reply",
-            "i_status",
-            "thread_id",
-            "content_preview",
-            "in_reply_to",
-            "attachment_json",
-            "from_address_json",
-            "to_address_json",
-            "cc_address_json",
+        return await bulk_insert_emails(
+            self._run, 2, rows, "ON CONFLICT (organization_id, account_id, message_id) WHERE ue_type = 2 DO NOTHING"
         )
-        types = {
-            "id": "uuid",
-            "timestamp_created": "timestamptz",
-            "timestamp_email": "timestamptz",
-            "campaign_id": "uuid",
-            "list_id": "uuid",
-            "lead_id": "uuid",
-            "account_id": "uuid",
-            "is_unread": "smallint",
-            "is_auto_reply": "smallint",
-            "i_status": "integer",
-            "thread_id": "uuid",
-            "attachment_json": "jsonb",
-            "from_address_json": "jsonb",
-            "to_address_json": "jsonb",
-            "cc_address_json": "jsonb",
-        }
-        json_columns = {"attachment_json", "from_address_json", "to_address_json", "cc_address_json"}
-        params: dict[str, Any] = {}
-        for column in columns:
-            values = [r[column] for r in rows]
-            if column in json_columns:
-                values = [None if v is None else orjson.dumps(v).decode() for v in values]
-            params[column] = values
-        # JSON travels as text and is cast per value (an array of jsonb from text[] keeps NULLs)
-        unnest = ", ".join(
-            f"CAST(:{c} AS text[])" if c in json_columns else f"CAST(:{c} AS {types.get(c, 'text')}[])" for c in columns
-        )
-        picked = ", ".join(f"CAST(u.{c} AS jsonb)" if c in json_columns else f"u.{c}" for c in columns)
-        names = ", ".join(columns)
-        result = await self._run(
-            f"""INSERT INTO emails (organization_id, ue_type, "references", {names})
-            SELECT :org, 2, string_to_array(u.refs, ' '), {picked}
-            FROM unnest({unnest}, CAST(:refs AS text[])) AS u({names}, refs)
-            ON CONFLICT (organization_id, account_id, message_id) WHERE ue_type = 2 DO NOTHING
-            RETURNING message_id""",
-            refs=[" ".join(r["references"]) if r["references"] else None for r in rows],
-            **params,
-        )
-        return {row[0] for row in result}
 
     # -- effects on leads -------------------------------------------------------------------------
 

@@ -24,8 +24,8 @@ import ssl
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from datetime import timedelta
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -34,21 +34,13 @@ from coldsend.config import Settings
 from coldsend.inbox.imap import FETCH_CHUNK, MailboxReader
 from coldsend.inbox.repository import InboxRepository, WatchQueries
 from coldsend.inbox.service import IngestReport, ingest, prepare
+from coldsend.kit.clock import Clock, SystemClock
 from coldsend.kit.crypto import SecretBox, secret_box
 from coldsend.kit.repository import Record
 
 logger = logging.getLogger("coldsend.inbox")
 
 MAX_BACKOFF = 300.0
-
-
-class Clock(Protocol):
-    def now(self) -> datetime: ...
-
-
-class SystemClock:
-    def now(self) -> datetime:
-        return datetime.now(UTC)
 
 
 @dataclass

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Protocol
 
 
 def utcnow() -> datetime:
@@ -17,3 +18,14 @@ def isoformat(value: datetime | None) -> str | None:
         return None
     value = value.astimezone(UTC)
     return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+
+
+class Clock(Protocol):
+    """Where the engines read the time: injectable, so tests run days of schedule in seconds."""
+
+    def now(self) -> datetime: ...
+
+
+class SystemClock:
+    def now(self) -> datetime:
+        return datetime.now(UTC)

@@ -43,7 +43,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from html import escape
-from typing import Any, Protocol
+from typing import Any
 
 import aiosmtplib
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -54,6 +54,7 @@ from coldsend.block_list.repository import BlockListRepository
 from coldsend.campaigns.schedule import Schedule, campaign_day, is_open, parse_schedule, primary_timezone
 from coldsend.campaigns.schemas import CampaignStatus
 from coldsend.config import Settings
+from coldsend.kit.clock import Clock, SystemClock
 from coldsend.kit.crypto import SecretBox, secret_box
 from coldsend.kit.ids import new_id
 from coldsend.kit.repository import Executor, Record
@@ -72,15 +73,6 @@ MAX_ATTEMPTS = len(RETRY_DELAYS) + 1  # a send refused with 4xx this many times 
 BOUNCE_PROTECT_MIN_SENT = 20  # bounce protection judges a campaign once it sent this many
 BOUNCE_PROTECT_RATE = 0.10  # ... and pauses it (status -2) above this share of bounces
 STATUS_CHECK_SECONDS = 1.0  # how often a running turn re-reads its campaign's and account's status
-
-
-class Clock(Protocol):
-    def now(self) -> datetime: ...
-
-
-class SystemClock:
-    def now(self) -> datetime:
-        return datetime.now(UTC)
 
 
 SentLookup = Callable[[MailServer, Sequence[str]], Awaitable[set[str]]]

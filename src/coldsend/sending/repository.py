@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from coldsend.emails.repository import bulk_insert_emails
 from coldsend.kit.clock import isoformat
 from coldsend.kit.repository import Executor, Record
 from coldsend.sending.models import OutboxState
@@ -408,57 +409,8 @@ class SendingRepository:
         )
 
     async def insert_emails(self, rows: Sequence[Mapping[str, Any]]) -> None:
-        if not rows:
-            return
-        columns = (
-            "id",
-            "timestamp_created",
-            "timestamp_email",
-            "message_id",
-            "subject",
-            "from_address_email",
-            "to_address_email_list",
-            "cc_address_email_list",
-            "bcc_address_email_list",
-            "reply_to",
-            "body_text",
-            "body_html",
-            "campaign_id",
-            "list_id",
-            "lead",
-            "lead_id",
-            "eaccount",
-            "account_id",
-            "step",
-            "variant",
-            "thread_id",
-            "content_preview",
-            "in_reply_to",
-            "outbox_id",
-        )
-        types = {
-            "id": "uuid",
-            "timestamp_created": "timestamptz",
-            "timestamp_email": "timestamptz",
-            "campaign_id": "uuid",
-            "list_id": "uuid",
-            "lead_id": "uuid",
-            "account_id": "uuid",
-            "variant": "smallint",
-            "thread_id": "uuid",
-            "outbox_id": "uuid",
-        }
-        unnest = ", ".join(f"CAST(:{c} AS {types.get(c, 'text')}[])" for c in columns)
-        names = ", ".join(columns)
-        picked = ", ".join(f"u.{c}" for c in columns)
-        await self._run(
-            f"""INSERT INTO emails (organization_id, ue_type, "references", {names})
-            SELECT :org, 1, string_to_array(u.refs, ' '), {picked}
-            FROM unnest({unnest}, CAST(:refs AS text[])) AS u({names}, refs)
-            ON CONFLICT (outbox_id) WHERE outbox_id IS NOT NULL DO NOTHING""",
-            **{c: [r[c] for r in rows] for c in columns},
-            refs=[" ".join(r["references"]) if r["references"] else None for r in rows],
-        )
+        """Campaign sends as Emails (`ue_type` 1), once per outbox row."""
+        await bulk_insert_emails(self._run, 1, rows, "ON CONFLICT (outbox_id) WHERE outbox_id IS NOT NULL DO NOTHING")
 
     async def advance_leads(self, rows: Sequence[Mapping[str, Any]]) -> None:
         """After a sent step: the next step and when it is due, or completed after the last one."""
