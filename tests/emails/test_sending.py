@@ -164,13 +164,13 @@ async def test_reply_recipients_cc_bcc_and_reply_to(
         ["assistant@client.example.com", "boss@client.example.com", "team@acme.example.com", "archive@acme.example.com"]
     )
     message = parsed(delivered)
-    assert message["To"] == "Ann's Assistant <assistant@client.example.com>"
-    assert message["Cc"] == "boss@client.example.com, team@acme.example.com"
+    assert message["To"] == "Ann's Assistant <assistant@client.example.com>, boss@client.example.com"
+    assert message["Cc"] == "team@acme.example.com"
     assert message["Bcc"] is None
     assert message["Reply-To"] == "desk@acme.example.com"
     reply = response.json()
-    assert reply["to_address_email_list"] == "assistant@client.example.com"
-    assert reply["cc_address_email_list"] == "boss@client.example.com,team@acme.example.com"
+    assert reply["to_address_email_list"] == "assistant@client.example.com,boss@client.example.com"
+    assert reply["cc_address_email_list"] == "team@acme.example.com"
     assert reply["bcc_address_email_list"] == "archive@acme.example.com"
     assert reply["reply_to"] == "desk@acme.example.com"
 
@@ -306,7 +306,7 @@ async def test_forward_with_the_original_body(
     delivered = smtp.messages[0]
     assert sorted(delivered.rcpt_tos) == ["colleague@acme.example.com", "second@acme.example.com"]
     message = parsed(delivered)
-    assert message["To"] == "colleague@acme.example.com" and message["Cc"] == "second@acme.example.com"
+    assert message["To"] == "colleague@acme.example.com, second@acme.example.com" and message["Cc"] is None
     assert message["Subject"] == f"Fwd: {original['subject']}"
     assert message["In-Reply-To"] is None and message["References"] is None
     assert message["Reply-To"] == "desk@acme.example.com"
@@ -319,8 +319,8 @@ async def test_forward_with_the_original_body(
     # a thread of its own, the original's lead and campaign
     assert forward["ue_type"] == 3 and forward["thread_id"] not in (None, original["thread_id"])
     assert forward["lead"] == LEAD and forward["campaign_id"] == original["campaign_id"]
-    assert forward["to_address_email_list"] == "colleague@acme.example.com"
-    assert forward["cc_address_email_list"] == "second@acme.example.com"
+    assert forward["to_address_email_list"] == "colleague@acme.example.com,second@acme.example.com"
+    assert forward["cc_address_email_list"] is None
     assert forward["reply_to"] == "desk@acme.example.com"
     assert (await stored(session, forward["id"])).in_reply_to is None
 

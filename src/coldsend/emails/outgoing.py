@@ -17,8 +17,8 @@ The rules:
 - A forward starts a thread of its own (no threading headers: its recipients are not in the original
   conversation) but keeps the original's lead and campaign; `include_original_body` appends the
   original's headers and body under a "Forwarded message" line. An empty subject becomes `Fwd: ...`.
-- A message has one To: further addresses (`additional_recipients` of a reply, the second and later
-  addresses of a forward's `to_address_email_list`) are sent as Cc, and stored that way.
+- Further addresses (`additional_recipients` of a reply, the second and later addresses of a
+  forward's `to_address_email_list`) are To recipients too, sent and stored that way.
 - `assigned_to` assigns the lead of the email to that user. `forwarded_attachments` is accepted and
   ignored: Coldsend stores no attachment content to forward.
 - A test email goes to each recipient separately (at most `MAX_TEST_RECIPIENTS`) and is not stored.
@@ -310,6 +310,7 @@ class OutgoingService:
         subject: str,
         parts: Parts,
         *,
+        also_to: Sequence[Mailbox] = (),
         reply_to: Mailbox | None,
         in_reply_to: str | None = None,
         references: Sequence[str] = (),
@@ -320,6 +321,7 @@ class OutgoingService:
                 from_name=f"{account.first_name or ''} {account.last_name or ''}".strip(),
                 to_address=to.address,
                 to_name=to.name,
+                also_to=tuple(also_to),
                 subject=subject,
                 text=parts.text,
                 html=parts.html,
@@ -365,7 +367,9 @@ class OutgoingService:
             message_id=spec.message_id,
             subject=spec.subject,
             from_address_email=account.email,
-            to_address_email_list=spec.to_address,
+            to_address_email_list=",".join(
+                [spec.to_address, *(r.address if isinstance(r, Mailbox) else r for r in spec.also_to)]
+            ),
             cc_address_email_list=_csv(spec.cc),
             bcc_address_email_list=_csv(spec.bcc),
             reply_to=_csv([spec.reply_to]) if spec.reply_to is not None else None,
@@ -406,7 +410,8 @@ class OutgoingService:
         original, account = await self._load(body.reply_to_uuid, body.eaccount)
         to = self._reply_recipient(original)
         seen = {to.address}
-        cc = _unique([*extra, *cc_given], seen)
+        also_to = _unique(extra, seen)
+        cc = _unique(cc_given, seen)
         bcc = _unique(bcc_given, seen)
         email_id, now = new_id(), utcnow()
         subject = body.subject.strip() or reply_subject(original.subject or "")
@@ -420,6 +425,7 @@ class OutgoingService:
             bcc,
             subject,
             parts,
+            also_to=also_to,
             reply_to=Mailbox(account.reply_to) if account.reply_to else None,
             in_reply_to=in_reply_to.strip() if in_reply_to else None,
             references=_references(original),
@@ -469,12 +475,15 @@ class OutgoingService:
         parts = _forwarded(note, original) if body.include_original_body else note
         to = recipients[0]
         seen = {to.address}
-        cc = _unique([*recipients[1:], *cc_given], seen)
+        also_to = _unique(recipients[1:], seen)
+        cc = _unique(cc_given, seen)
         bcc = _unique(bcc_given, seen)
         email_id, now = new_id(), utcnow()
         subject = body.subject.strip() or f"Fwd: {original.subject or ''}".strip()
         sender_reply_to = reply_to[0] if reply_to else (Mailbox(account.reply_to) if account.reply_to else None)
-        message = self._message(account, email_id, now, to, cc, bcc, subject, parts, reply_to=sender_reply_to)
+        message = self._message(
+            account, email_id, now, to, cc, bcc, subject, parts, also_to=also_to, reply_to=sender_reply_to
+        )
         await self._send(account, [message])
         return await self._store(
             email_id=email_id,

@@ -105,6 +105,7 @@ class OutgoingMessage:
     message_id: str
     from_name: str = ""
     to_name: str = ""
+    also_to: Sequence[Recipient] = ()  # further To recipients (a reply to several, a forward)
     cc: Sequence[Recipient] = ()
     bcc: Sequence[Recipient] = ()
     reply_to: Recipient | None = None
@@ -140,6 +141,7 @@ def envelope_recipients(spec: OutgoingMessage) -> list[str]:
     seen: set[str] = set()
     out: list[str] = []
     candidates: list[str] = [spec.to_address]
+    candidates.extend(r.address if isinstance(r, Mailbox) else r for r in spec.also_to)
     candidates.extend(r.address if isinstance(r, Mailbox) else r for r in spec.cc)
     candidates.extend(r.address if isinstance(r, Mailbox) else r for r in spec.bcc)
     for raw in candidates:
@@ -158,7 +160,9 @@ def build_message(spec: OutgoingMessage) -> bytes:
         raise ValueError("date must be timezone-aware")
     parts.append(f"Date: {format_datetime(spec.date)}\r\n")
     parts.append(_address_header("From", [Mailbox(spec.from_address, spec.from_name)]))
-    parts.append(_address_header("To", [Mailbox(spec.to_address, spec.to_name)]))
+    parts.append(
+        _address_header("To", [Mailbox(spec.to_address, spec.to_name), *(_as_mailbox(r) for r in spec.also_to)])
+    )
     if spec.cc:
         parts.append(_address_header("Cc", [_as_mailbox(r) for r in spec.cc]))
     if spec.reply_to is not None:
