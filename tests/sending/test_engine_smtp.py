@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 from tests.sending.world import World, step
@@ -194,3 +195,29 @@ async def test_a_send_refused_temporarily_six_times_is_a_soft_bounce(world: Worl
     [row] = await world.outbox()
     assert (row.state, row.attempts) == ("failed", 6) and "gave up after 6" in row.error
     assert (await world.lead(lead)).status == -1
+
+
+async def test_a_turn_longer_than_the_lease_keeps_it_and_nothing_is_sent_twice(world: World) -> None:
+    """Leases are renewed while a turn sends, so another worker never recovers sends still in hand."""
+    from datetime import UTC, datetime
+
+    from coldsend.kit.clock import SystemClock
+    from coldsend.sending.engine import SendingEngine
+
+    await world.account("sam@sender.example")
+    campaign = await world.campaign([step("Hello", "Body")], ["sam@sender.example"])
+    await world.leads(campaign, *[f"l{i:02}@lead.example" for i in range(20)], due=datetime.now(UTC))
+    world.servers["sam@sender.example"].delay = 0.12  # 20 messages: a 2.4 s turn against a 2 s lease
+    first = SendingEngine(world.ws.engine, world.settings, clock=SystemClock(), lease_seconds=2)
+    second = SendingEngine(world.ws.engine, world.settings, clock=SystemClock(), lease_seconds=2)
+    turn = asyncio.create_task(first.run_pass())
+    await asyncio.sleep(0.3)  # the first engine holds the mailbox and its 20 sends
+    recovered = sent_by_second = 0
+    while not turn.done():
+        report = await second.run_pass()
+        recovered, sent_by_second = recovered + report.recovered, sent_by_second + report.sent
+        await asyncio.sleep(0.1)
+    assert (await turn).sent == 20
+    assert (recovered, sent_by_second) == (0, 0)
+    ids = [m["Message-ID"] for m in world.inbox()]
+    assert len(ids) == 20 == len(set(ids))

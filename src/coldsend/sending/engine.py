@@ -206,7 +206,8 @@ class SendingEngine:
         self.batch_size = batch_size
         self.lease = timedelta(seconds=lease_seconds)
         self.tls_context = tls_context
-        self.smtp_timeout = smtp_timeout
+        # one message's worst case (a few SMTP commands) stays well inside a lease
+        self.smtp_timeout = min(smtp_timeout, lease_seconds / 8)
         self.rng = rng or random.Random()
         self._limit = asyncio.Semaphore(concurrency)
         self._compiled: dict[tuple[uuid.UUID, datetime], CompiledCampaign] = {}
@@ -627,9 +628,14 @@ class SendingEngine:
         return "sent", None
 
     async def _still_sending(self, turn: Turn) -> bool:
-        async with self.db.connect() as conn:
-            campaign_status, account_status = await SendingRepository(conn, turn.organization_id).statuses(
-                turn.campaign.id, turn.account.id
+        """Whether the turn may go on (campaign and account still active); renews the leases of the
+        mailbox and of the turn's sends (made or not, until settled), so a long turn is never taken
+        for abandoned."""
+        async with self.db.begin() as conn:
+            repo = SendingRepository(conn, turn.organization_id)
+            campaign_status, account_status = await repo.statuses(turn.campaign.id, turn.account.id)
+            await repo.renew_turn(
+                turn.account.id, [item.outbox_id for item in turn.items], self.owner, self.now() + self.lease
             )
         return campaign_status == CampaignStatus.ACTIVE and account_status == AccountStatus.ACTIVE
 

@@ -346,6 +346,25 @@ class SendingRepository:
             until=until,
         )
 
+    async def renew_turn(
+        self, account_id: uuid.UUID, outbox_ids: Sequence[uuid.UUID], owner: str, until: datetime
+    ) -> None:
+        await self._run(
+            """UPDATE accounts SET send_lease_until = :until
+            WHERE organization_id = :org AND id = :id AND send_lease_owner = :owner""",
+            id=account_id,
+            owner=owner,
+            until=until,
+        )
+        if outbox_ids:
+            await self._run(
+                """UPDATE outbox SET lease_until = :until
+                WHERE organization_id = :org AND id = ANY(:ids) AND owner = :owner AND state IN ('sending', 'sent')""",
+                ids=list(outbox_ids),
+                owner=owner,
+                until=until,
+            )
+
     # -- settling ---------------------------------------------------------------------------------
 
     async def outbox_rows(self, ids: Sequence[uuid.UUID]) -> Sequence[Record]:
