@@ -120,6 +120,10 @@ def worker() -> None:
     exit_on_sigterm()
 
     async def main() -> None:
+        # SIGTERM cancels the work, so the worker stops cleanly (turns finish, leases are released)
+        main_task = asyncio.current_task()
+        assert main_task is not None
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, main_task.cancel)
         engine: AsyncEngine = create_engine(database_url(settings), settings, application_name="coldsend-worker")
         await migrate(engine)
         try:
@@ -127,8 +131,20 @@ def worker() -> None:
         finally:
             await engine.dispose()
 
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(main())
+    with (
+        contextlib.suppress(KeyboardInterrupt, asyncio.CancelledError),
+        asyncio.Runner(loop_factory=fast_event_loop()) as runner,
+    ):
+        runner.run(main())
+
+
+def fast_event_loop() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop when installed (it comes with uvicorn[standard], as `serve` uses it), else asyncio's."""
+    try:
+        import uvloop
+    except ImportError:
+        return None
+    return uvloop.new_event_loop
 
 
 @app.command("migrate")

@@ -421,3 +421,18 @@ async def test_sent_messages_render_lead_sender_and_custom_variables(world: Worl
     text_part = ann.get_body(("plain",)).get_content()
     assert "Ann at Acme in Berlin" in text_part and "<b>" not in text_part
     assert any(greeting in ann_html for greeting in ("Hi Ann", "Hello Ann"))
+
+
+async def test_html_and_text_parts_make_the_same_spintax_choice(world: World) -> None:
+    await world.account("sam@sender.example")
+    body = "<p>{{RANDOM|Alpha|Beta|Gamma|Delta}} and {{RANDOM|one|two|three}}, {{firstName|friend}}</p>"
+    campaign = await world.campaign([step("Hi", body)], ["sam@sender.example"])
+    await world.leads(campaign, *[f"l{i:02}@lead.example" for i in range(12)])
+    assert await world.run_until_idle() == 12
+    seen = set()
+    for message in world.inbox():
+        text = message.get_body(("plain",)).get_content().strip()
+        html = message.get_body(("html",)).get_content()
+        assert f"<p>{text}</p>" in html
+        seen.add(text)
+    assert len(seen) > 1  # the choices vary between messages

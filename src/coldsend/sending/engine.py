@@ -31,6 +31,7 @@ reach a recipient twice is between the SMTP server's "250" and the `sent` mark, 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import random
@@ -63,7 +64,7 @@ from coldsend.sending.mime import Mailbox, OutgoingMessage, build_message, envel
 from coldsend.sending.mime import thread_subject as reply_subject
 from coldsend.sending.models import OutboxState
 from coldsend.sending.renderer import Template, build_context, compile_template, html_to_text
-from coldsend.sending.repository import SchedulerQueries, SendingRepository
+from coldsend.sending.repository import SchedulerQueries, SendingRepository, mark_sent
 
 logger = logging.getLogger("coldsend.sending")
 
@@ -87,6 +88,7 @@ class CompiledVariant:
     subject: Template
     body: Template
     body_is_html: bool
+    text_body: Template  # the text part: for an HTML body, the body's text converted once, at compile time
 
 
 @dataclass(frozen=True)
@@ -102,6 +104,15 @@ class CompiledCampaign:
     steps: tuple[CompiledStep, ...]
 
 
+def _compile_variant(index: int, subject: str, body: str) -> CompiledVariant:
+    is_html = "<" in body
+    body_template = compile_template(body)
+    # The text part of an HTML body is the template's own text, rendered per message like the HTML:
+    # converting each rendered HTML message instead cost a third of the engine's time.
+    text_template = compile_template(html_to_text(body)) if is_html else body_template
+    return CompiledVariant(index, compile_template(subject), body_template, is_html, text_template)
+
+
 def compile_campaign(campaign: Any) -> CompiledCampaign:
     """Parse the schedule and compile every variant's templates once per campaign version."""
     schedule = parse_schedule(campaign.campaign_schedule or {})
@@ -112,12 +123,7 @@ def compile_campaign(campaign: Any) -> CompiledCampaign:
     for raw in raw_steps:
         delay = float(raw.get("delay") or 0) * DELAY_UNITS.get(raw.get("delay_unit") or "days", 86400)
         all_variants = [
-            CompiledVariant(
-                i,
-                compile_template(v.get("subject") or ""),
-                compile_template(v.get("body") or ""),
-                "<" in (v.get("body") or ""),
-            )
+            _compile_variant(i, v.get("subject") or "", v.get("body") or "")
             for i, v in enumerate(raw.get("variants") or [])
         ]
         enabled = [cv for cv, v in zip(all_variants, raw.get("variants") or [], strict=True) if not v.get("v_disabled")]
@@ -180,6 +186,40 @@ class PassReport:
     seconds: float = 0.0
 
 
+class SentMarker:
+    """Marks accepted messages `sent` right after their "250", in groups: every account turn waits
+    for its own mark before the next message, and the marks of all turns waiting at that moment go
+    in one statement (a group commit), so crash safety costs one short round trip per group."""
+
+    def __init__(self, db: AsyncEngine) -> None:
+        self.db = db
+        self.pending: list[tuple[uuid.UUID, uuid.UUID, datetime, asyncio.Future[None]]] = []
+        self.flusher: asyncio.Task[None] | None = None
+
+    async def mark(self, organization_id: uuid.UUID, outbox_id: uuid.UUID, sent_at: datetime) -> None:
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.pending.append((organization_id, outbox_id, sent_at, done))
+        if self.flusher is None or self.flusher.done():
+            self.flusher = asyncio.create_task(self._flush())
+        await asyncio.shield(done)
+
+    async def _flush(self) -> None:
+        """Runs while marks are waiting, then ends."""
+        while self.pending:
+            batch, self.pending = self.pending, []
+            try:
+                async with self.db.begin() as conn:
+                    await mark_sent(conn, [(org, outbox_id, at) for org, outbox_id, at, _ in batch])
+            except Exception as exc:
+                for *_, done in batch:
+                    if not done.done():
+                        done.set_exception(exc)
+                continue
+            for *_, done in batch:
+                if not done.done():
+                    done.set_result(None)
+
+
 class SendingEngine:
     """Finds due sends and sends them. `run_pass()` does one complete pass (tests drive it with an
     injected clock); `run()` repeats passes until cancelled, running account turns concurrently."""
@@ -217,6 +257,7 @@ class SendingEngine:
         self._sent_lookup = sent_lookup
         self._tracking_key: bytes | None = None
         self.sent_total = 0
+        self.marker = SentMarker(db)
 
     # -- helpers ----------------------------------------------------------------------------------
 
@@ -580,8 +621,7 @@ class SendingEngine:
                 outcome.kind, outcome.error = result
                 if outcome.kind == "sent":
                     outcome.sent_at = self.now()
-                    async with self.db.begin() as conn:
-                        await SendingRepository(conn, turn.organization_id).mark_sent(item.outbox_id, outcome.sent_at)
+                    await self.marker.mark(turn.organization_id, item.outbox_id, outcome.sent_at)
                 outcomes.append(outcome)
                 if outcome.kind == "account-error":
                     outcome.kind = "cancelled"
@@ -605,7 +645,7 @@ class SendingEngine:
         the sender refused 5xx -> account-error; connection lost -> disconnected."""
         lead_address = spec.to_address.lower()
         try:
-            errors, _reply = await client.sendmail(spec.from_address, envelope_recipients(spec), data)
+            errors = await smtp_transaction(client, spec.from_address, envelope_recipients(spec), data)
         except aiosmtplib.SMTPRecipientsRefused as exc:
             refusal = next((r for r in exc.recipients if r.recipient.lower() == lead_address), exc.recipients[0])
             return _refusal(refusal.code, refusal.message)
@@ -655,15 +695,16 @@ class SendingEngine:
             timezone=turn.compiled.timezone,
             unsubscribe_url=unsubscribe,
         )
-        rng = random.Random(item.outbox_id.int)
-        subject = " ".join(variant.subject.render(context, rng).split())
+        # Seeded by the outbox row: a recovery renders the same message. The HTML and text parts use
+        # the same seed, so their spintax choices agree.
+        seed = item.outbox_id.int
+        subject = " ".join(variant.subject.render(context, random.Random(seed)).split())
         if not subject and item.previous_subject is not None:
             subject = reply_subject(item.previous_subject)
+        text = variant.text_body.render(context, random.Random(seed + 1))
         if variant.body_is_html:
-            html_body = variant.body.render(context, rng, html=True)
-            text = html_to_text(html_body)
+            html_body = variant.body.render(context, random.Random(seed + 1), html=True)
         else:
-            text = variant.body.render(context, rng)
             html_body = "<div>" + escape(text).replace("\n", "<br>\n") + "</div>"
         text_only = bool(campaign.text_only) or (bool(campaign.first_email_text_only) and item.step == 0)
         html: str | None = None
@@ -943,6 +984,37 @@ async def apply_bounce_protect(
         campaign_id, int(CampaignStatus.BOUNCE_PROTECT), now, only_from=int(CampaignStatus.ACTIVE)
     ):
         logger.warning("campaign %s paused by bounce protection: %d of %d sends bounced", campaign_id, bounced, sent)
+
+
+async def smtp_transaction(
+    client: aiosmtplib.SMTP, sender: str, recipients: Sequence[str], data: bytes
+) -> dict[str, aiosmtplib.SMTPResponse]:
+    """MAIL, RCPT for each recipient, DATA: `sendmail` without its per-message address parsing (a
+    sixth of the engine's time), for the ASCII addresses `sending.mime` already validated; anything
+    else goes through `sendmail`. Returns the refused recipients; raises like `sendmail`."""
+    if not (sender.isascii() and all(r.isascii() for r in recipients)):
+        errors, _reply = await client.sendmail(sender, recipients, data)
+        return errors
+    try:
+        response = await client.execute_command(b"MAIL", b"FROM:<" + sender.encode() + b">")
+        if response.code != 250:
+            raise aiosmtplib.SMTPSenderRefused(response.code, response.message, sender)
+        refused: dict[str, aiosmtplib.SMTPResponse] = {}
+        for recipient in recipients:
+            response = await client.execute_command(b"RCPT", b"TO:<" + recipient.encode() + b">")
+            if response.code not in (250, 251):
+                refused[recipient] = response
+        if len(refused) == len(recipients):
+            raise aiosmtplib.SMTPRecipientsRefused(
+                [aiosmtplib.SMTPRecipientRefused(r.code, r.message, address) for address, r in refused.items()]
+            )
+        await client.data(data)
+    except (aiosmtplib.SMTPResponseException, aiosmtplib.SMTPRecipientsRefused) as exc:
+        if getattr(exc, "code", None) != 421:  # keep the session usable for the next message
+            with contextlib.suppress(aiosmtplib.SMTPException):
+                await client.rset()
+        raise
+    return refused
 
 
 def _refusal(code: int, message: str) -> tuple[str, str]:

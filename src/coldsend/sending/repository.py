@@ -74,6 +74,23 @@ _UNSETTLED = text(
 )
 
 
+_MARK_SENT = text(
+    """
+    UPDATE outbox o SET state = 'sent', sent_at = t.at
+    FROM unnest(CAST(:orgs AS uuid[]), CAST(:ids AS uuid[]), CAST(:ats AS timestamptz[])) AS t(org, id, at)
+    WHERE o.organization_id = t.org AND o.id = t.id AND o.state = 'sending'
+    """
+)
+
+
+async def mark_sent(conn: AsyncConnection, sends: Sequence[tuple[uuid.UUID, uuid.UUID, datetime]]) -> None:
+    """The SMTP server accepted these messages ((workspace, outbox id, when) each, every row scoped
+    to its own workspace): recorded at once, so recovery never sends them again."""
+    await conn.execute(
+        _MARK_SENT, {"orgs": [s[0] for s in sends], "ids": [s[1] for s in sends], "ats": [s[2] for s in sends]}
+    )
+
+
 class SchedulerQueries:
     """The engine's reads across all workspaces (nothing here writes or returns message content)."""
 
@@ -373,15 +390,6 @@ class SendingRepository:
             ids=list(ids),
         )
         return result.all()
-
-    async def mark_sent(self, outbox_id: uuid.UUID, sent_at: datetime) -> None:
-        """The SMTP server accepted the message: recorded at once, so recovery never resends it."""
-        await self._run(
-            """UPDATE outbox SET state = 'sent', sent_at = :at
-            WHERE organization_id = :org AND id = :id AND state = 'sending'""",
-            id=outbox_id,
-            at=sent_at,
-        )
 
     async def renew_leases(
         self, ids: Sequence[uuid.UUID], owner: str, now: datetime, until: datetime
