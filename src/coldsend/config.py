@@ -36,7 +36,7 @@ class Settings(BaseSettings):
     # the sending engine (in `coldsend worker` and in `coldsend serve`'s in-process worker)
     sending_enabled: bool = Field(default=True, validation_alias="COLDSEND_SENDING")
     send_interval: float = Field(default=1.0, gt=0, validation_alias="COLDSEND_SEND_INTERVAL")
-    send_batch_size: int = Field(default=50, ge=1, le=1000, validation_alias="COLDSEND_SEND_BATCH_SIZE")
+    send_batch_size: int = Field(default=200, ge=1, le=1000, validation_alias="COLDSEND_SEND_BATCH_SIZE")
     send_lease_seconds: float = Field(default=120.0, ge=1, validation_alias="COLDSEND_SEND_LEASE_SECONDS")
     send_concurrency: int = Field(default=200, ge=1, validation_alias="COLDSEND_SEND_CONCURRENCY")
     # inbox sync (replies, auto-replies, bounces) in the same workers

@@ -231,7 +231,7 @@ class SendingEngine:
         *,
         clock: Clock | None = None,
         owner: str | None = None,
-        batch_size: int = 50,
+        batch_size: int = 200,
         lease_seconds: float = 120.0,
         concurrency: int = 200,
         tls_context: ssl.SSLContext | None = None,
