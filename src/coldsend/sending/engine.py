@@ -173,6 +173,7 @@ class Turn:
     utc_day: date
     gap_seconds: float
     items: list[Claimed] = field(default_factory=list)
+    renewed: float = field(default_factory=monotonic_time.monotonic)  # when its leases were last renewed
 
 
 @dataclass
@@ -668,15 +669,19 @@ class SendingEngine:
         return "sent", None
 
     async def _still_sending(self, turn: Turn) -> bool:
-        """Whether the turn may go on (campaign and account still active); renews the leases of the
-        mailbox and of the turn's sends (made or not, until settled), so a long turn is never taken
-        for abandoned."""
+        """Whether the turn may go on (campaign and account still active). Once half the lease has
+        gone by, it also renews the leases of the mailbox and of the turn's sends (made or not, until
+        settled), so a long turn is never taken for abandoned; renewing more often only rewrote the
+        outbox rows (and their indexes) several times per message."""
+        renew = monotonic_time.monotonic() - turn.renewed >= self.lease.total_seconds() / 2
         async with self.db.begin() as conn:
             repo = SendingRepository(conn, turn.organization_id)
             campaign_status, account_status = await repo.statuses(turn.campaign.id, turn.account.id)
-            await repo.renew_turn(
-                turn.account.id, [item.outbox_id for item in turn.items], self.owner, self.now() + self.lease
-            )
+            if renew:
+                await repo.renew_turn(
+                    turn.account.id, [item.outbox_id for item in turn.items], self.owner, self.now() + self.lease
+                )
+                turn.renewed = monotonic_time.monotonic()
         return campaign_status == CampaignStatus.ACTIVE and account_status == AccountStatus.ACTIVE
 
     def compose(self, turn: Turn, item: Claimed) -> Outcome:
