@@ -252,6 +252,7 @@ class SendingEngine:
         self.rng = rng or random.Random()
         self._limit = asyncio.Semaphore(concurrency)
         self._compiled: dict[tuple[uuid.UUID, datetime], CompiledCampaign] = {}
+        self._schedules: dict[tuple[uuid.UUID, datetime], Schedule] = {}
         self._busy: set[uuid.UUID] = set()
         self._running: set[asyncio.Task[int]] = set()
         self._box: SecretBox | None = None
@@ -330,11 +331,14 @@ class SendingEngine:
         return [(s.organization_id, s.id, list(s.campaign_ids)) for s in senders]
 
     def _schedule(self, campaign: Any) -> Schedule:
+        """The campaign's parsed schedule, parsed once per campaign version (every pass checks all)."""
         key = (campaign.id, campaign.timestamp_updated)
-        found = self._compiled.get(key)
-        if found is not None:
-            return found.schedule
-        return parse_schedule(campaign.campaign_schedule or {})
+        found = self._schedules.get(key)
+        if found is None:
+            if len(self._schedules) > 50_000:
+                self._schedules.clear()
+            found = self._schedules[key] = parse_schedule(campaign.campaign_schedule or {})
+        return found
 
     async def run(self, interval: float = 1.0, *, grace: float = 10.0) -> None:
         """Passes every `interval` seconds until cancelled; turns run concurrently between passes.
