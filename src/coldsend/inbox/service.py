@@ -56,6 +56,10 @@ class Incoming:
 
 @dataclass
 class IngestReport:
+    """What a batch did; `counters` and `protect` are applied once, at the end of the batch."""
+
+    counters: dict[tuple[str, str, uuid.UUID, Any], Counter[str]] = field(default_factory=dict)
+    protect: set[uuid.UUID] = field(default_factory=set)  # campaigns for bounce protection to judge
     stored: int = 0
     duplicates: int = 0
     replies: int = 0
@@ -91,7 +95,17 @@ async def ingest(
     campaigns = await repo.campaigns(sorted({m.match.campaign_id for m in fresh if m.match and m.match.campaign_id}))
     for message in fresh:
         await _apply(repo, account, message, campaigns, now, report)
+    # Counter rows are shared by every mailbox replying to one campaign: written once per batch, in one
+    # key order (no lock held across the batch's other statements, no deadlock between batches).
+    for (table, key, key_id, day), increments in sorted(report.counters.items(), key=lambda kv: str(kv[0])):
+        await repo.count(table, key, key_id, day, **increments)
+    for campaign_id in sorted(report.protect):
+        await apply_bounce_protect(conn, account.organization_id, campaign_id, now)
     return report
+
+
+def _count(report: IngestReport, table: str, key: str, key_id: uuid.UUID, day: Any, **increments: int) -> None:
+    report.counters.setdefault((table, key, key_id, day), Counter()).update(increments)
 
 
 def _with_synthetic_id(message: Incoming) -> ParsedMessage:
@@ -214,10 +228,10 @@ async def _apply(
         if campaign is not None and campaign.stop_for_company and lead.company_domain:
             stopped_company = await repo.stop_company(campaign.id, lead.company_domain, lead.id, at)
         if campaign is not None:
-            await repo.count(
-                "campaign_daily_stats", "campaign_id", campaign.id, day, replies=1, unique_replies=int(first)
+            _count(
+                report, "campaign_daily_stats", "campaign_id", campaign.id, day, replies=1, unique_replies=int(first)
             )
-        await repo.count("account_daily_stats", "account_id", account.id, utc_day, replies=1, unique_replies=int(first))
+        _count(report, "account_daily_stats", "account_id", account.id, utc_day, replies=1, unique_replies=int(first))
         logger.info(
             "%s: reply from %s (lead %s%s%s)",
             account.email,
@@ -231,7 +245,8 @@ async def _apply(
         stop = bool(campaign.stop_on_auto_reply) if campaign is not None else False
         await repo.record_auto_reply(m.lead_id, at, m.verdict.out_of_office, stop)
         first = await repo.first_auto_reply(m.lead_id, m.parsed.message_id)
-        await repo.count(
+        _count(
+            report,
             "account_daily_stats",
             "account_id",
             account.id,
@@ -254,10 +269,10 @@ async def _apply(
             return
         if await repo.record_bounce(m.lead_id, now):
             if campaign is not None:
-                await repo.count("campaign_daily_stats", "campaign_id", campaign.id, day, bounced=1)
+                _count(report, "campaign_daily_stats", "campaign_id", campaign.id, day, bounced=1)
                 if not campaign.disable_bounce_protect:
-                    await apply_bounce_protect(repo.conn, account.organization_id, campaign.id, now)
-            await repo.count("account_daily_stats", "account_id", account.id, utc_day, bounced=1)
+                    report.protect.add(campaign.id)
+            _count(report, "account_daily_stats", "account_id", account.id, utc_day, bounced=1)
             logger.info("%s: hard bounce of %s (%s)", account.email, bounce.recipient, bounce.status)
     else:
         report.other += 1
