@@ -280,9 +280,10 @@ class MoveRepository(LeadSearchRepository):
             self._scoped(update(LEADS))
             .where(one_of(LEADS.c.id, ids, Uuid()))
             .values(**arrival)
-            .returning(LEADS.c.email)
+            .returning(LEADS.c.id, LEADS.c.email)
         )
-        return [row[0] for row in await self.all(statement)]  # type: ignore[arg-type]
+        rows = await self.all(statement)  # type: ignore[arg-type]
+        return [email for _id, email in sorted(rows, key=lambda row: row[0])]  # RETURNING has no order: by id
 
     async def copy(
         self, ids: Sequence[uuid.UUID], arrival: dict[str, ColumnElement[Any]], now: datetime
@@ -300,8 +301,9 @@ class MoveRepository(LeadSearchRepository):
         columns = [column.name for column in LEADS.c]
         chosen = [pairs.c.copy if name == "id" else fresh.get(name, c[name]) for name in columns]
         source = self._scoped(select(*chosen).select_from(LEADS.join(pairs, pairs.c.source == c.id)))
-        statement = pg_insert(LEADS).from_select(columns, source).on_conflict_do_nothing().returning(c.email)
-        return [row[0] for row in await self.all(statement)]  # type: ignore[arg-type]
+        statement = pg_insert(LEADS).from_select(columns, source).on_conflict_do_nothing().returning(c.id, c.email)
+        rows = await self.all(statement)  # type: ignore[arg-type]
+        return [email for _id, email in sorted(rows, key=lambda row: row[0])]  # new ids follow the source order
 
     async def record(self, job_id: str, progress: int, data: dict[str, Any], *, drop: Sequence[str] = ()) -> None:
         """Write the job's progress and counts in the batch's own transaction."""
