@@ -76,7 +76,6 @@ import cProfile
 import io
 import json
 import logging
-import os
 import pstats
 import random
 import re
@@ -100,13 +99,13 @@ from harness import (
     CpuUse,
     PageProbe,
     PageTimes,
+    PeerMeter,
     add_server_arguments,
     disturbed,
     explain_medians,
     log,
     machine_cpu_seconds,
     page_rows,
-    process_cpu_seconds,
     quantile,
     run_benchmark,
     verdict,
@@ -598,41 +597,6 @@ def check_mix(planned: Sequence[Planned]) -> dict[str, Any]:
 # -- processes, CPU, waiting ------------------------------------------------------------------------
 
 
-@dataclass
-class Meter:
-    """CPU in cores over a run: this process (`server`), PostgreSQL, Dovecot (`wrk`), the whole machine."""
-
-    postmaster_pid: int | None
-    dovecot_pid: int
-    _start: tuple[float, ...] = ()
-
-    def _read(self) -> tuple[float, ...]:
-        total, idle = machine_cpu_seconds()
-        return (
-            time.monotonic(),
-            total,
-            idle,
-            process_cpu_seconds(os.getpid(), with_children=False),
-            process_cpu_seconds(self.postmaster_pid, with_children=True),
-            process_cpu_seconds(self.dovecot_pid, with_children=True),
-        )
-
-    def start(self) -> None:
-        self._start = self._read()
-
-    def stop(self) -> CpuUse:
-        wall, total, idle, own, postgres, dovecot = (b - a for a, b in zip(self._start, self._read(), strict=True))
-        wall = max(wall, 1e-9)
-        cores = os.cpu_count() or 1
-        return CpuUse(
-            server=own / wall,
-            postgres=postgres / wall if self.postmaster_pid is not None else None,
-            wrk=dovecot / wall,
-            machine=(total - idle) / total * cores if total > 0 else 0.0,
-            cores=cores,
-        )
-
-
 def cpu_cells(cpu: CpuUse) -> str:
     postgres = "n/a" if cpu.postgres is None else f"{cpu.postgres:.2f}"
     return f"{cpu.server:.2f} | {postgres} | {cpu.wrk:.2f} | {cpu.others:.2f}"
@@ -747,9 +711,9 @@ class Ctx:
     sent: list[list[Sent]] = field(default_factory=list)  # per account
     planned: list[Planned] = field(default_factory=list)
 
-    def meter(self) -> Meter:
+    def meter(self) -> PeerMeter:
         assert self.dovecot._process is not None
-        return Meter(self.postmaster_pid, self.dovecot._process.pid)
+        return PeerMeter(self.postmaster_pid, self.dovecot._process.pid, peer_with_children=True)
 
 
 async def pg(ctx: Ctx) -> Any:

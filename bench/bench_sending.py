@@ -63,7 +63,6 @@ import gc
 import io
 import json
 import logging
-import os
 import pstats
 import random
 import statistics
@@ -79,12 +78,11 @@ from typing import Any, TypeVar
 
 from harness import (
     CpuUse,
+    PeerMeter,
     add_common_arguments,
     check_common_arguments,
     disturbed,
     log,
-    machine_cpu_seconds,
-    process_cpu_seconds,
     quantile,
     run_benchmark,
     verdict,
@@ -283,41 +281,6 @@ def start_sink(run: Any, ports: int) -> Sink:
         time.sleep(0.05)
     info = json.loads(ready.read_text())
     return Sink(pid=proc.pid, ports=[int(p) for p in info["ports"]], control=int(info["control"]))
-
-
-@dataclass
-class Meter:
-    """CPU in cores over a run: this process (the engine: `server`), PostgreSQL, the sink (`wrk`), all."""
-
-    postmaster_pid: int | None
-    sink_pid: int
-    _start: tuple[float, ...] = ()
-
-    def _read(self) -> tuple[float, ...]:
-        total, idle = machine_cpu_seconds()
-        return (
-            time.monotonic(),
-            total,
-            idle,
-            process_cpu_seconds(os.getpid(), with_children=False),
-            process_cpu_seconds(self.postmaster_pid, with_children=True),
-            process_cpu_seconds(self.sink_pid, with_children=False),
-        )
-
-    def start(self) -> None:
-        self._start = self._read()
-
-    def stop(self) -> CpuUse:
-        wall, total, idle, engine, postgres, sink = (b - a for a, b in zip(self._start, self._read(), strict=True))
-        wall = max(wall, 1e-9)
-        cores = os.cpu_count() or 1
-        return CpuUse(
-            server=engine / wall,
-            postgres=postgres / wall if self.postmaster_pid is not None else None,
-            wrk=sink / wall,
-            machine=(total - idle) / total * cores if total > 0 else 0.0,
-            cores=cores,
-        )
 
 
 def cpu_text(cpu: CpuUse) -> str:
@@ -776,7 +739,7 @@ async def throughput_run(ctx: Ctx, batch_size: int, profiler: cProfile.Profile |
                 samples.append((time.perf_counter(), int(stats["messages"]) - base))
                 await asyncio.sleep(SAMPLE_EVERY_S)
 
-        meter = Meter(ctx.postmaster_pid, ctx.sink.pid)
+        meter = PeerMeter(ctx.postmaster_pid, ctx.sink.pid)
         sampler = asyncio.create_task(sample())
         meter.start()
         began = time.perf_counter()
@@ -913,7 +876,7 @@ async def bare_run(ctx: Ctx, messages: list[bytes]) -> SendResult:
     clients = await asyncio.gather(*(connect(i) for i in range(count)))
     try:
         before = await ctx.sink.stats()
-        meter = Meter(ctx.postmaster_pid, ctx.sink.pid)
+        meter = PeerMeter(ctx.postmaster_pid, ctx.sink.pid)
         meter.start()
         began = time.perf_counter()
         sent = sum(await asyncio.gather(*(send(c, i) for i, c in enumerate(clients))))
@@ -1158,7 +1121,7 @@ async def scheduler_phase(ctx: Ctx) -> SchedulerResult:
             freeze_heap(args)
             wait_quiet(args)  # on the loop's thread: Ctrl-C / SIGTERM interrupt it at once
             log(f"find_ready: {args.scheduler_reps} timed calls")
-            meter = Meter(ctx.postmaster_pid, ctx.sink.pid)
+            meter = PeerMeter(ctx.postmaster_pid, ctx.sink.pid)
             meter.start()
             times = []
             with GcWatch() as gc_watch:

@@ -396,6 +396,43 @@ class CpuMeter:
         )
 
 
+@dataclass
+class PeerMeter:
+    """Like `CpuMeter`, for benchmarks whose work runs in this process (the sending engine, inbox sync):
+    `server` is this process, `wrk` a peer process it talks to (an SMTP sink, Dovecot with its children)."""
+
+    postmaster_pid: int | None
+    peer_pid: int
+    peer_with_children: bool = False
+    _start: tuple[float, ...] = ()
+
+    def _read(self) -> tuple[float, ...]:
+        total, idle = machine_cpu_seconds()
+        return (
+            time.monotonic(),
+            total,
+            idle,
+            process_cpu_seconds(os.getpid(), with_children=False),
+            process_cpu_seconds(self.postmaster_pid, with_children=True),
+            process_cpu_seconds(self.peer_pid, with_children=self.peer_with_children),
+        )
+
+    def start(self) -> None:
+        self._start = self._read()
+
+    def stop(self) -> CpuUse:
+        wall, total, idle, own, postgres, peer = (b - a for a, b in zip(self._start, self._read(), strict=True))
+        wall = max(wall, 1e-9)
+        cores = os.cpu_count() or 1
+        return CpuUse(
+            server=own / wall,
+            postgres=postgres / wall if self.postmaster_pid is not None else None,
+            wrk=peer / wall,
+            machine=(total - idle) / total * cores if total > 0 else 0.0,
+            cores=cores,
+        )
+
+
 def machine_busy(seconds: float) -> float:
     """Share (0..1) of the machine's CPU in use over `seconds`."""
     total0, idle0 = machine_cpu_seconds()
