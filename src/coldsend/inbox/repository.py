@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from coldsend.emails.repository import bulk_insert_emails
 from coldsend.kit.repository import Executor, Record
+from coldsend.sending.repository import add_to_daily_counters
 
 # Mailboxes worth watching: IMAP configured, not in connection error (fixing the account and
 # "mark fixed" brings it back), and not watched by a live worker.
@@ -246,7 +247,7 @@ class InboxRepository:
         )
         return int(result.rowcount or 0)
 
-    async def record_auto_reply(self, lead_id: uuid.UUID, at: datetime, out_of_office: bool, stop: bool) -> bool:
+    async def record_auto_reply(self, lead_id: uuid.UUID, at: datetime, out_of_office: bool, stop: bool) -> None:
         """An auto-reply: with `out_of_office`, a lead without an interest status becomes Out of Office
         (0); with `stop` (the campaign's `stop_on_auto_reply`), its sequence ends."""
         await self._run(
@@ -264,9 +265,8 @@ class InboxRepository:
             ooo=out_of_office,
             stop=stop,
         )
-        return True
 
-    async def first_auto_reply(self, lead_id: uuid.UUID, message_id: str | None) -> bool:
+    async def first_auto_reply(self, lead_id: uuid.UUID) -> bool:
         """Whether this is the lead's only stored auto-reply (for the unique counter)."""
         result = await self._run(
             """SELECT count(*) FROM emails WHERE organization_id = :org AND lead_id = :id AND ue_type = 2
@@ -285,19 +285,6 @@ class InboxRepository:
         )
         return result.first() is not None
 
-    async def count(self, table: str, key: str, key_id: uuid.UUID, day: Any, **increments: int) -> None:
+    async def count(self, table: str, key_id: uuid.UUID, day: Any, **increments: int) -> None:
         """Add to per-day counters of a campaign or an account (if it still exists)."""
-        assert table in ("campaign_daily_stats", "account_daily_stats") and key in ("campaign_id", "account_id")
-        parent = "campaigns" if key == "campaign_id" else "accounts"
-        columns = ", ".join(increments)
-        values = ", ".join(f":{name}" for name in increments)
-        updates = ", ".join(f"{name} = {table}.{name} + EXCLUDED.{name}" for name in increments)
-        await self._run(
-            f"""INSERT INTO {table} (organization_id, {key}, day, {columns})
-            SELECT :org, :key_id, :day, {values}
-            WHERE EXISTS (SELECT 1 FROM {parent} WHERE organization_id = :org AND id = :key_id)
-            ON CONFLICT (organization_id, {key}, day) DO UPDATE SET {updates}""",
-            key_id=key_id,
-            day=day,
-            **increments,
-        )
+        await add_to_daily_counters(self._run, table, key_id, day, **increments)

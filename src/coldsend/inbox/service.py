@@ -16,12 +16,13 @@ else is a plain received message of the Unibox.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 import uuid
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -58,7 +59,7 @@ class Incoming:
 class IngestReport:
     """What a batch did; `counters` and `protect` are applied once, at the end of the batch."""
 
-    counters: dict[tuple[str, str, uuid.UUID, Any], Counter[str]] = field(default_factory=dict)
+    counters: dict[tuple[str, uuid.UUID, Any], Counter[str]] = field(default_factory=dict)
     protect: set[uuid.UUID] = field(default_factory=set)  # campaigns for bounce protection to judge
     stored: int = 0
     duplicates: int = 0
@@ -97,21 +98,18 @@ async def ingest(
         await _apply(repo, account, message, campaigns, now, report)
     # Counter rows are shared by every mailbox replying to one campaign: written once per batch, in one
     # key order (no lock held across the batch's other statements, no deadlock between batches).
-    for (table, key, key_id, day), increments in sorted(report.counters.items(), key=lambda kv: str(kv[0])):
-        await repo.count(table, key, key_id, day, **increments)
+    for (table, key_id, day), increments in sorted(report.counters.items(), key=lambda kv: str(kv[0])):
+        await repo.count(table, key_id, day, **increments)
     for campaign_id in sorted(report.protect):
         await apply_bounce_protect(conn, account.organization_id, campaign_id, now)
     return report
 
 
-def _count(report: IngestReport, table: str, key: str, key_id: uuid.UUID, day: Any, **increments: int) -> None:
-    report.counters.setdefault((table, key, key_id, day), Counter()).update(increments)
+def _count(report: IngestReport, table: str, key_id: uuid.UUID, day: Any, **increments: int) -> None:
+    report.counters.setdefault((table, key_id, day), Counter()).update(increments)
 
 
 def _with_synthetic_id(message: Incoming) -> ParsedMessage:
-    import hashlib
-    from dataclasses import replace
-
     digest = hashlib.sha256(message.raw).hexdigest()[:32]
     return replace(message.parsed, message_id=f"<{digest}@no-message-id.coldsend>")
 
@@ -228,10 +226,8 @@ async def _apply(
         if campaign is not None and campaign.stop_for_company and lead.company_domain:
             stopped_company = await repo.stop_company(campaign.id, lead.company_domain, lead.id, at)
         if campaign is not None:
-            _count(
-                report, "campaign_daily_stats", "campaign_id", campaign.id, day, replies=1, unique_replies=int(first)
-            )
-        _count(report, "account_daily_stats", "account_id", account.id, utc_day, replies=1, unique_replies=int(first))
+            _count(report, "campaign_daily_stats", campaign.id, day, replies=1, unique_replies=int(first))
+        _count(report, "account_daily_stats", account.id, utc_day, replies=1, unique_replies=int(first))
         logger.info(
             "%s: reply from %s (lead %s%s%s)",
             account.email,
@@ -244,11 +240,10 @@ async def _apply(
         report.auto_replies += 1
         stop = bool(campaign.stop_on_auto_reply) if campaign is not None else False
         await repo.record_auto_reply(m.lead_id, at, m.verdict.out_of_office, stop)
-        first = await repo.first_auto_reply(m.lead_id, m.parsed.message_id)
+        first = await repo.first_auto_reply(m.lead_id)
         _count(
             report,
             "account_daily_stats",
-            "account_id",
             account.id,
             utc_day,
             replies_automatic=1,
@@ -269,10 +264,10 @@ async def _apply(
             return
         if await repo.record_bounce(m.lead_id, now):
             if campaign is not None:
-                _count(report, "campaign_daily_stats", "campaign_id", campaign.id, day, bounced=1)
+                _count(report, "campaign_daily_stats", campaign.id, day, bounced=1)
                 if not campaign.disable_bounce_protect:
                     report.protect.add(campaign.id)
-            _count(report, "account_daily_stats", "account_id", account.id, utc_day, bounced=1)
+            _count(report, "account_daily_stats", account.id, utc_day, bounced=1)
             logger.info("%s: hard bounce of %s (%s)", account.email, bounce.recipient, bounce.status)
     else:
         report.other += 1

@@ -21,6 +21,7 @@ S = TypeVar("S", Select[Any], Update, Delete)
 # A result row with attribute access; its columns are whatever the statement selected.
 Record = Row[*tuple[Any, ...]]
 
+
 def as_mapping(row: Any) -> Mapping[Any, Any]:
     """A Core row or an asyncpg record, as a mapping by column name (for serializers taking both)."""
     return row._mapping if isinstance(row, Row) else row

@@ -65,6 +65,9 @@ from coldsend.sending.mime import thread_subject as reply_subject
 from coldsend.sending.models import OutboxState
 from coldsend.sending.renderer import Template, build_context, compile_template, html_to_text
 from coldsend.sending.repository import SchedulerQueries, SendingRepository, mark_sent
+from coldsend.sending.sent_folder import find_sent
+from coldsend.tracking.links import instrument_html, tracking_base_url, unsubscribe_url
+from coldsend.tracking.tokens import tracking_key
 
 logger = logging.getLogger("coldsend.sending")
 
@@ -256,7 +259,7 @@ class SendingEngine:
         self._busy: set[uuid.UUID] = set()
         self._running: set[asyncio.Task[int]] = set()
         self._box: SecretBox | None = None
-        self._sent_lookup = sent_lookup
+        self._sent_lookup: SentLookup = sent_lookup or find_sent
         self._tracking_key: bytes | None = None
         self.sent_total = 0
         self.marker = SentMarker(db)
@@ -275,8 +278,6 @@ class SendingEngine:
     @property
     def tracking_key(self) -> bytes:
         if self._tracking_key is None:
-            from coldsend.tracking.tokens import tracking_key
-
             self._tracking_key = tracking_key(self.settings)
         return self._tracking_key
 
@@ -694,8 +695,6 @@ class SendingEngine:
         step = turn.compiled.steps[item.step]
         variant = next((v for v in step.variants if v.index == item.variant), step.variants[0])
         tracking_base = self._tracking_base(account)
-        from coldsend.tracking.links import unsubscribe_url
-
         unsubscribe = unsubscribe_url(tracking_base, self.tracking_key, item.outbox_id)
         context = build_context(
             dict(lead._mapping),
@@ -720,8 +719,6 @@ class SendingEngine:
         if not text_only:
             html = html_body
             if campaign.open_tracking or campaign.link_tracking:
-                from coldsend.tracking.links import instrument_html
-
                 html = instrument_html(
                     html_body,
                     base_url=tracking_base,
@@ -754,8 +751,6 @@ class SendingEngine:
         return Outcome(item, "pending", subject=subject, text=text, html=html, spec=spec, data=build_message(spec))
 
     def _tracking_base(self, account: Record) -> str:
-        from coldsend.tracking.links import tracking_base_url
-
         return tracking_base_url(self.settings.public_url, account.tracking_domain_name)
 
     async def _account_failed(self, turn: Turn, failure: Failure, status: AccountStatus) -> None:
@@ -967,13 +962,8 @@ class SendingEngine:
         _smtp, imap = mail_servers(account, self.box)
         if isinstance(imap, Failure):
             return set()
-        lookup = self._sent_lookup
-        if lookup is None:
-            from coldsend.sending.sent_folder import find_sent
-
-            lookup = find_sent
         try:
-            return await lookup(imap, message_ids)
+            return await self._sent_lookup(imap, message_ids)
         except CheckFailed as failed:
             logger.warning("cannot search %s's Sent folder (%s): sending again", account.email, failed.failure.message)
             return set()

@@ -10,7 +10,7 @@ place this repository scopes its statements).
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -88,6 +88,32 @@ async def mark_sent(conn: AsyncConnection, sends: Sequence[tuple[uuid.UUID, uuid
     to its own workspace): recorded at once, so recovery never sends them again."""
     await conn.execute(
         _MARK_SENT, {"orgs": [s[0] for s in sends], "ids": [s[1] for s in sends], "ats": [s[2] for s in sends]}
+    )
+
+
+_COUNTER_TABLES = {
+    "campaign_daily_stats": ("campaign_id", "campaigns"),
+    "account_daily_stats": ("account_id", "accounts"),
+}
+
+
+async def add_to_daily_counters(
+    run: Callable[..., Awaitable[Any]], table: str, key_id: uuid.UUID, day: date, **increments: int
+) -> None:
+    """Add to the per-day counters of a campaign or an account, if it still exists (a delete may race
+    a send or a received message), through the caller's workspace-bound `run` (which supplies `:org`)."""
+    key, parent = _COUNTER_TABLES[table]
+    columns = ", ".join(increments)
+    values = ", ".join(f":{name}" for name in increments)
+    updates = ", ".join(f"{name} = {table}.{name} + EXCLUDED.{name}" for name in increments)
+    await run(
+        f"""INSERT INTO {table} (organization_id, {key}, day, {columns})
+        SELECT :org, :key_id, :day, {values}
+        WHERE EXISTS (SELECT 1 FROM {parent} WHERE organization_id = :org AND id = :key_id)
+        ON CONFLICT (organization_id, {key}, day) DO UPDATE SET {updates}""",
+        key_id=key_id,
+        day=day,
+        **increments,
     )
 
 
@@ -259,16 +285,8 @@ class SendingRepository:
 
     async def reserve_campaign(self, campaign_id: uuid.UUID, day: date, sends: int, new_leads: int) -> None:
         """Charge the campaign's day with sends (the caller checked the limits under the row lock)."""
-        await self._run(
-            """INSERT INTO campaign_daily_stats (organization_id, campaign_id, day, sent, new_leads_contacted)
-            VALUES (:org, :cid, :day, :sent, :new)
-            ON CONFLICT (organization_id, campaign_id, day) DO UPDATE
-            SET sent = campaign_daily_stats.sent + EXCLUDED.sent,
-                new_leads_contacted = campaign_daily_stats.new_leads_contacted + EXCLUDED.new_leads_contacted""",
-            cid=campaign_id,
-            day=day,
-            sent=sends,
-            new=new_leads,
+        await add_to_daily_counters(
+            self._run, "campaign_daily_stats", campaign_id, day, sent=sends, new_leads_contacted=new_leads
         )
 
     async def lock_campaign_day(self, campaign_id: uuid.UUID, day: date) -> tuple[int, int]:
@@ -286,17 +304,14 @@ class SendingRepository:
         return int(row.sent), int(row.new_leads_contacted)
 
     async def charge_account(self, account_id: uuid.UUID, day: date, sends: int, new_leads: int) -> None:
-        await self._run(
-            """INSERT INTO account_daily_stats (organization_id, account_id, day, sent, contacted, new_leads_contacted)
-            VALUES (:org, :aid, :day, :sent, :sent, :new)
-            ON CONFLICT (organization_id, account_id, day) DO UPDATE
-            SET sent = account_daily_stats.sent + EXCLUDED.sent,
-                contacted = account_daily_stats.contacted + EXCLUDED.contacted,
-                new_leads_contacted = account_daily_stats.new_leads_contacted + EXCLUDED.new_leads_contacted""",
-            aid=account_id,
-            day=day,
+        await add_to_daily_counters(
+            self._run,
+            "account_daily_stats",
+            account_id,
+            day,
             sent=sends,
-            new=new_leads,
+            contacted=sends,
+            new_leads_contacted=new_leads,
         )
 
     async def rotate(self, campaign_id: uuid.UUID, step: int, count: int) -> int:
@@ -505,22 +520,8 @@ class SendingRepository:
         )
 
     async def count_bounce(self, campaign_id: uuid.UUID, account_id: uuid.UUID, day: date, utc_day: date) -> None:
-        await self._run(
-            """INSERT INTO campaign_daily_stats (organization_id, campaign_id, day, bounced)
-            SELECT :org, :cid, :day, 1
-            WHERE EXISTS (SELECT 1 FROM campaigns WHERE organization_id = :org AND id = :cid)
-            ON CONFLICT (organization_id, campaign_id, day) DO UPDATE SET bounced = campaign_daily_stats.bounced + 1""",
-            cid=campaign_id,
-            day=day,
-        )
-        await self._run(
-            """INSERT INTO account_daily_stats (organization_id, account_id, day, bounced)
-            SELECT :org, :aid, :day, 1
-            WHERE EXISTS (SELECT 1 FROM accounts WHERE organization_id = :org AND id = :aid)
-            ON CONFLICT (organization_id, account_id, day) DO UPDATE SET bounced = account_daily_stats.bounced + 1""",
-            aid=account_id,
-            day=utc_day,
-        )
+        await add_to_daily_counters(self._run, "campaign_daily_stats", campaign_id, day, bounced=1)
+        await add_to_daily_counters(self._run, "account_daily_stats", account_id, utc_day, bounced=1)
 
     async def campaign_totals(self, campaign_id: uuid.UUID) -> tuple[int, int]:
         """(sent, bounced) over the campaign's life."""

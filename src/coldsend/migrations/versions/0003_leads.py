@@ -18,9 +18,7 @@ TS = sa.DateTime(timezone=True)
 
 
 def _workspace() -> sa.Column:
-    return sa.Column(
-        "organization_id", sa.Uuid, sa.ForeignKey("workspaces.id", ondelete="CASCADE"), nullable=False
-    )
+    return sa.Column("organization_id", sa.Uuid, sa.ForeignKey("workspaces.id", ondelete="CASCADE"), nullable=False)
 
 
 def upgrade() -> None:
@@ -65,9 +63,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("organization_id", "id"),
         sa.UniqueConstraint("organization_id", "bl_value", name="uq_block_list_entries_value"),
     )
-    op.execute(
-        "CREATE INDEX ix_block_list_entries_value_trgm ON block_list_entries USING gin (bl_value gin_trgm_ops)"
-    )
+    op.execute("CREATE INDEX ix_block_list_entries_value_trgm ON block_list_entries USING gin (bl_value gin_trgm_ops)")
 
     op.create_table(
         "leads",

@@ -18,9 +18,7 @@ TS = sa.DateTime(timezone=True)
 
 
 def _workspace() -> sa.Column:
-    return sa.Column(
-        "organization_id", sa.Uuid, sa.ForeignKey("workspaces.id", ondelete="CASCADE"), nullable=False
-    )
+    return sa.Column("organization_id", sa.Uuid, sa.ForeignKey("workspaces.id", ondelete="CASCADE"), nullable=False)
 
 
 def upgrade() -> None:

@@ -41,8 +41,7 @@ def upgrade() -> None:
     op.add_column("accounts", sa.Column("inbox_synced_at", TS))
     # A received message is stored once per account (the same message-id may reach two mailboxes).
     op.execute(
-        "CREATE UNIQUE INDEX uq_emails_received ON emails (organization_id, account_id, message_id) "
-        "WHERE ue_type = 2"
+        "CREATE UNIQUE INDEX uq_emails_received ON emails (organization_id, account_id, message_id) WHERE ue_type = 2"
     )
     # Auto-replies are counted apart from replies (account analytics show both)
     for name in ("replies_automatic", "unique_replies_automatic"):
